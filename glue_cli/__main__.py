@@ -1,0 +1,3 @@
+from glue_cli.cli import main
+
+main()

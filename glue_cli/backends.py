@@ -1,0 +1,156 @@
+"""The Backend protocol a backend plugin implements, its registry, and precision choice."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from glue_cli.batching import Batch
+from glue_cli.errors import BackendUnavailableError, ConfigError
+from glue_cli.optimization import OptimizerSettings
+from glue_cli.registry import Registry
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+FRAMEWORK_SWITCHES = {"torch": "USE_TORCH", "tf": "USE_TF", "flax": "USE_FLAX"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything a backend needs to build a model to train or evaluate."""
+
+    path: str
+    num_labels: int
+    regression: bool
+    id2label: dict[int, str]
+    precision: str = "fp32"
+    xla: bool = False
+    seed: int = 42
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    device: str | None = None
+    verbose: bool = False
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """One model held by a backend: trained step by step, asked for logits, saved."""
+
+    def train_step(self, batch: Batch, learning_rate: float) -> float:
+        """One optimizer update on ``batch`` at ``learning_rate``; returns the batch's mean loss."""
+        ...
+
+    def predict(self, batch: Batch) -> np.ndarray:
+        """float32 logits ``[rows, num_labels]`` for every row of ``batch`` (filler rows included)."""
+        ...
+
+    def save_model(self, path: Path) -> None:
+        """Write the model in the Hugging Face ``save_pretrained`` layout, safetensors weights."""
+        ...
+
+    def save_state(self, path: Path) -> None:
+        """Write optimizer and RNG state into folder ``path`` (safetensors/JSON, never pickle)."""
+        ...
+
+    def load_state(self, path: Path) -> None:
+        """Restore what ``save_state`` wrote."""
+        ...
+
+    def compile_count(self) -> int:
+        """How many times a step was traced/compiled so far (0 when nothing compiles)."""
+        ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A training backend. ``framework`` names the extra: ``pip install "glue-cli[<extra>]"``."""
+
+    name: str
+    framework: str
+    extra: str
+    # Batches are padded to a multiple of this length (XLA/jit: few shapes).
+    pad_multiple: int
+    # Pad the last batch with filler rows to a full batch (one shape fewer to compile).
+    fixed_batch_rows: bool
+
+    def unavailable_reason(self) -> str | None:
+        """None when usable here, else why not (framework missing...)."""
+        ...
+
+    def devices(self) -> list[str]:
+        """Devices the framework sees, the default first."""
+        ...
+
+    def precisions(self, device: str | None = None) -> list[str]:
+        """Precisions that run on ``device`` (default device when None)."""
+        ...
+
+    def amp_precision(self, device: str | None = None) -> str:
+        """What ``--amp`` means on ``device``: fp16 on a GPU, bf16 on a CPU."""
+        ...
+
+    def create(self, spec: ModelSpec, total_steps: int) -> Engine:
+        """Load the model at ``spec.path`` with a fresh classification head when it has none."""
+        ...
+
+
+def backend_names(backend: Backend) -> tuple[str, ...]:
+    return (backend.name,)
+
+
+def backend_registry() -> Registry[Backend]:
+    return Registry("backend", backend_names)
+
+
+def install_hint(backend: Backend) -> str:
+    return f'Install it with: pip install "glue-cli[{backend.extra}]"'
+
+
+def require_available(backend: Backend) -> None:
+    reason = backend.unavailable_reason()
+    if reason:
+        raise BackendUnavailableError(
+            f"The {backend.name} backend is not usable here: {reason}.", install_hint(backend)
+        )
+
+
+def only_framework(framework: str) -> None:
+    """Tell transformers to import only ``framework``; it otherwise imports all three (seconds).
+
+    Must run before transformers is first imported; a variable the user set wins.
+    """
+    for name, switch in FRAMEWORK_SWITCHES.items():
+        os.environ.setdefault(switch, "1" if name == framework else "0")
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def choose_precision(backend: Backend, precision: str | None, amp: bool, device: str | None) -> str:
+    """``--precision`` says it exactly; ``--amp`` picks the fast one for the device; else fp32."""
+    if precision is None:
+        if not amp:
+            return "fp32"
+        chosen = backend.amp_precision(device)
+        if chosen == "fp32":
+            warn(
+                f"--amp: {device or 'this device'} has no faster precision than fp32 for the "
+                f"{backend.name} backend (no native bf16/fp16 here); training in fp32. "
+                "--precision bf16 forces bf16."
+            )
+        return chosen
+    if precision not in PRECISIONS:
+        raise ConfigError(
+            f"Unknown precision {precision!r}.", f"Use one of: {', '.join(PRECISIONS)}."
+        )
+    supported = backend.precisions(device)
+    if precision not in supported:
+        raise ConfigError(
+            f"The {backend.name} backend cannot run {precision} on {device or 'this device'}.",
+            f"Use one of: {', '.join(supported)} (or --amp to pick the fast one).",
+        )
+    return precision

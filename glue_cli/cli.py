@@ -1,0 +1,276 @@
+"""The ``glue`` command: parses flags, builds a RunConfig, calls the core. Nothing else."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.table import Table
+
+from glue_cli import __version__
+from glue_cli.backends import install_hint
+from glue_cli.config import default_of, resolve
+from glue_cli.display import console, error_line, metrics_table
+from glue_cli.errors import GlueError
+from glue_cli.plugins import get_backends, get_plugins, get_tasks
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="glue",
+    help="Fine-tune Transformer encoders on GLUE with PyTorch, TensorFlow or JAX/Flax.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def user_errors(fn: F) -> F:
+    """A GlueError becomes one red line and exit code 2; Ctrl-C a short note and 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GlueError as exc:
+            error_line(str(exc))
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            error_line("Interrupted. The last checkpoint is kept: rerun with --resume to continue.")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def warn_broken_plugins() -> None:
+    for line in get_plugins().warnings():
+        console().print(f"[yellow]warning:[/] {line}", soft_wrap=True)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def d(name: str) -> str:
+    """The default of a RunConfig field, for help texts."""
+    return f"[default: {default_of(name)}]"
+
+
+TaskArg = Annotated[str, typer.Argument(help="Task name: mrpc, sst2, cola, ... (see glue tasks).")]
+Backend = Annotated[str | None, typer.Option("--backend", "-b", help=f"torch, tf or flax. {d('backend')}")]
+Model = Annotated[
+    str | None,
+    typer.Option(help="Model folder, run directory or hub id. [default: bundled all-MiniLM-L6-v2]"),
+]
+DataDir = Annotated[
+    Path | None, typer.Option(help="The task's GLUE folder. [default: $GLUE_DIR/<TASK>]")
+]
+MaxLen = Annotated[int | None, typer.Option(help=f"Truncate longer inputs. {d('max_seq_length')}")]
+Json = Annotated[bool, typer.Option("--json", help="Print only the final metrics as JSON on stdout.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars nor tables.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show the frameworks' own logs.")]
+
+
+@app.command()
+@user_errors
+def train(
+    task: TaskArg,
+    backend: Backend = None,
+    model: Model = None,
+    data_dir: DataDir = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(help="Run directory. [default: runs/<task>-<backend>-<timestamp>]"),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help=f"Training epochs. {d('epochs')}")] = None,
+    batch_size: Annotated[int | None, typer.Option(help=f"Training batch size. {d('batch_size')}")] = None,
+    eval_batch_size: Annotated[
+        int | None, typer.Option(help=f"Evaluation batch size. {d('eval_batch_size')}")
+    ] = None,
+    learning_rate: Annotated[
+        float | None, typer.Option("--learning-rate", "--lr", help=f"Peak AdamW rate. {d('learning_rate')}")
+    ] = None,
+    max_seq_length: MaxLen = None,
+    warmup_ratio: Annotated[
+        float | None, typer.Option(help=f"Share of steps warming up linearly. {d('warmup_ratio')}")
+    ] = None,
+    weight_decay: Annotated[
+        float | None, typer.Option(help=f"AdamW decoupled weight decay. {d('weight_decay')}")
+    ] = None,
+    max_grad_norm: Annotated[
+        float | None, typer.Option(help=f"Clip gradients to this global norm. {d('max_grad_norm')}")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help=f"Seed for the head, dropout and order. {d('seed')}")] = None,
+    max_train_samples: Annotated[
+        int | None, typer.Option(help="Use only the first N training examples.")
+    ] = None,
+    max_eval_samples: Annotated[
+        int | None, typer.Option(help="Use only the first N evaluation examples.")
+    ] = None,
+    amp: Annotated[
+        bool | None, typer.Option("--amp", help="Mixed precision: fp16 on a GPU, bf16 on a CPU.")
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="Exactly this precision: fp32, bf16 or fp16 (overrides --amp).")
+    ] = None,
+    xla: Annotated[
+        bool | None, typer.Option("--xla", help="Compile the steps (torch.compile, XLA, jit).")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing output directory.")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --output-dir from its checkpoint.")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="JSON or TOML file of settings (flags win).")
+    ] = None,
+    json_out: Json = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Fine-tune a model on TASK, evaluate on dev after each epoch, save the run."""
+    from glue_cli import trainer
+
+    flags = {k: v for k, v in locals().items() if k not in {"config", "json_out", "quiet", "verbose"}}
+    flags["overwrite"] = overwrite or None
+    flags["resume"] = resume or None
+    for key in ("data_dir", "output_dir"):
+        flags[key] = str(flags[key]) if flags[key] is not None else None
+    run_config = resolve(flags, config)
+    warn_broken_plugins()
+    summary = trainer.train(run_config, verbose=verbose, quiet=quiet)
+    if json_out:
+        emit_json(summary)
+
+
+@app.command("eval")
+@user_errors
+def evaluate(
+    task: TaskArg,
+    model: Annotated[str, typer.Option(help="Run directory or model folder to evaluate.")],
+    backend: Backend = None,
+    data_dir: DataDir = None,
+    max_seq_length: MaxLen = None,
+    batch_size: Annotated[int, typer.Option(help="Evaluation batch size.")] = 64,
+    max_eval_samples: Annotated[int | None, typer.Option(help="Use only the first N examples.")] = None,
+    amp: Annotated[bool, typer.Option("--amp", help="Mixed precision.")] = False,
+    precision: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+    json_out: Json = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Evaluate a saved model on TASK's dev split(s)."""
+    from glue_cli import inference
+
+    warn_broken_plugins()
+    results = inference.evaluate(
+        task, model, backend or default_of("backend"), str(data_dir) if data_dir else None,
+        max_seq_length or default_of("max_seq_length"), batch_size, max_eval_samples,
+        amp, precision, verbose,
+    )
+    if not quiet:
+        console().print(metrics_table(results, title=f"{task} on {backend or default_of('backend')}"))
+    if json_out:
+        emit_json(results)
+
+
+@app.command("plugins")
+@user_errors
+def list_plugins(json_out: Json = False) -> None:
+    """Installed plugins: name, version, hooks, where from, and load errors."""
+    infos = get_plugins().infos
+    get_tasks(), get_backends()  # a hook that raises is recorded on its plugin
+    rows = [
+        {"name": i.name, "version": i.version, "origin": i.origin, "module": i.module,
+         "hooks": i.hooks, "error": i.error}
+        for i in infos
+    ]
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table("plugin", "version", "origin", "hooks", "status")
+    for r in rows:
+        status = f"[red]{r['error']}[/]" if r["error"] else "[green]ok[/]"
+        table.add_row(r["name"], r["version"] or "-", r["origin"], ", ".join(r["hooks"]), status)
+    console().print(table)
+
+
+@app.command("backends")
+@user_errors
+def list_backends(json_out: Json = False) -> None:
+    """Backends, whether they run here (and how to install them), their devices and precisions."""
+    registry = get_backends()
+    rows = []
+    for b in registry:
+        reason = b.unavailable_reason()
+        row: dict[str, Any] = {
+            "name": b.name, "available": reason is None, "reason": reason,
+            "install": install_hint(b), "plugin": registry.owner(b.name),
+            "devices": [], "precisions": [], "amp": None,
+        }
+        if reason is None:
+            row.update(devices=b.devices(), precisions=b.precisions(), amp=b.amp_precision())
+        rows.append(row)
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table("backend", "available", "devices", "precisions", "--amp", "plugin")
+    for r in rows:
+        ok = "[green]yes[/]" if r["available"] else f"[red]no[/] ({r['reason']}; {r['install']})"
+        table.add_row(r["name"], ok, ", ".join(r["devices"]), ", ".join(r["precisions"]),
+                      r["amp"] or "-", r["plugin"])
+    console().print(table)
+
+
+@app.command("tasks")
+@user_errors
+def list_tasks(json_out: Json = False) -> None:
+    """Tasks: labels, metrics, evaluation splits, and which plugin provides each."""
+    registry = get_tasks()
+    rows = [
+        {"name": t.name, "kind": "regression" if t.is_regression else "classification",
+         "text_fields": list(t.text_fields), "labels": list(t.labels) if t.labels else None,
+         "metrics": list(t.metrics), "eval_splits": list(t.eval_splits),
+         "glue_folder": t.glue.folder if t.glue else None, "hub": t.hub_id,
+         "aliases": list(t.aliases), "plugin": registry.owner(t.name), "description": t.description}
+        for t in registry
+    ]
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table("task", "kind", "labels", "metrics", "eval splits", "plugin")
+    for r in rows:
+        table.add_row(r["name"], r["kind"], ", ".join(r["labels"] or ["-"]),
+                      ", ".join(r["metrics"]), ", ".join(r["eval_splits"]), r["plugin"])
+    console().print(table)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        print(f"glue-cli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Fine-tune Transformer encoders on GLUE with PyTorch, TensorFlow or JAX/Flax."""
+
+
+def build_app() -> typer.Typer:
+    """The app with the commands plugins add."""
+    get_plugins().hook.glue_register_commands(app=app)
+    return app
+
+
+def main() -> None:
+    build_app()(prog_name="glue")

@@ -1,0 +1,133 @@
+"""RunConfig: every knob of a run, its default, and where a value comes from.
+
+Precedence: command-line flag > environment variable ``GLUE_<NAME>`` > ``--config`` file
+(JSON or TOML) > the default below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import MISSING, asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from glue_cli.errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    task: str
+    backend: str = "torch"
+    model: str = DEFAULT_MODEL
+    data_dir: str | None = None
+    output_dir: str | None = None
+    epochs: int = 3
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    learning_rate: float = 2e-5
+    max_seq_length: int = 128
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    amp: bool = False
+    precision: str | None = None
+    xla: bool = False
+    overwrite: bool = False
+    resume: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# Knobs that are not about the run itself never come from the environment.
+_NOT_FROM_ENV = {"task", "overwrite", "resume"}
+
+
+def default_of(name: str) -> Any:
+    f = {f.name: f for f in fields(RunConfig)}[name]
+    return None if f.default is MISSING else f.default
+
+
+def _convert(name: str, raw: Any, kind: str, source: str) -> Any:
+    if raw is None or not isinstance(raw, str):
+        return raw
+    try:
+        if "bool" in kind:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{source}: {name} = {raw!r} is not a valid {kind.split(' ')[0]}.", ""
+        ) from None
+    return raw
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} does not exist.", "Check the --config path.")
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        else:
+            data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"Config file {path} is not valid: {exc}.", "") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file {path} must hold a table of settings.", "")
+    known = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"Config file {path}: unknown setting(s) {', '.join(unknown)}.",
+            f"Known settings: {', '.join(sorted(known))}.",
+        )
+    return data
+
+
+def resolve(flags: dict[str, Any], config_file: Path | None = None) -> RunConfig:
+    """Build a RunConfig; ``flags`` holds only what was given on the command line (not None)."""
+    from_file = read_config_file(config_file) if config_file else {}
+    values: dict[str, Any] = {}
+    for f in fields(RunConfig):
+        env = os.environ.get(f"GLUE_{f.name.upper()}")
+        kind = str(f.type)
+        if flags.get(f.name) is not None:
+            values[f.name] = flags[f.name]
+        elif env is not None and f.name not in _NOT_FROM_ENV:
+            values[f.name] = _convert(f.name, env, kind, f"GLUE_{f.name.upper()}")
+        elif f.name in from_file:
+            values[f.name] = _convert(f.name, from_file[f.name], kind, str(config_file))
+    if "task" not in values:
+        raise ConfigError("No task given.", "Pass it first, as in: glue train mrpc.")
+    config = RunConfig(**values)
+    _check(config)
+    return config
+
+
+def _check(c: RunConfig) -> None:
+    positive = {"epochs": c.epochs, "batch_size": c.batch_size, "max_seq_length": c.max_seq_length}
+    for name, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {value}.", "")
+    if c.learning_rate <= 0:
+        raise ConfigError(f"--learning-rate must be positive, not {c.learning_rate}.", "")
+    if not 0 <= c.warmup_ratio < 1:
+        raise ConfigError(f"--warmup-ratio must be in [0, 1), not {c.warmup_ratio}.", "")
+    for name in ("max_train_samples", "max_eval_samples"):
+        value = getattr(c, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {value}.", "")

@@ -1,0 +1,132 @@
+"""Readers: a task's splits from a GLUE-download folder, as plain Python and numpy."""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from glue_cli.errors import DataError
+from glue_cli.tasks import GlueLayout, Task
+
+GET_GLUE_HINT = (
+    "Download GLUE with the GLUE download script (download_glue_data.py) and set "
+    "GLUE_DIR=/path/to/glue_data, or pass --data-dir /path/to/glue_data/<TASK>."
+)
+
+
+@dataclass
+class Split:
+    """One split of a task: texts per example, label ids (or floats), and example ids."""
+
+    name: str
+    texts: list[tuple[str, ...]]
+    labels: np.ndarray | None
+    ids: list[str]
+    path: Path
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def head(self, n: int | None) -> Split:
+        """The first ``n`` examples (all of them when ``n`` is None)."""
+        if n is None or n >= len(self):
+            return self
+        labels = None if self.labels is None else self.labels[:n]
+        return Split(self.name, self.texts[:n], labels, self.ids[:n], self.path)
+
+
+def task_data_dir(task: Task, data_dir: Path | None) -> Path:
+    """The folder holding the task's files: ``--data-dir``, else ``$GLUE_DIR/<TASK>``."""
+    if data_dir is not None:
+        path = Path(data_dir)
+    else:
+        glue_dir = os.environ.get("GLUE_DIR")
+        if not glue_dir:
+            raise DataError(f"No data folder for {task.name}: GLUE_DIR is not set.", GET_GLUE_HINT)
+        if task.glue is None:
+            raise DataError(f"Task {task.name} has no GLUE-folder layout.", "Pass --data-dir.")
+        path = Path(glue_dir) / task.glue.folder
+    if not path.is_dir():
+        raise DataError(f"Data folder {path} does not exist.", GET_GLUE_HINT)
+    return path
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")  # MRPC's files start with a byte-order mark
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}:{line}: not UTF-8 text ({exc.reason}).", "Re-save the file as UTF-8."
+        ) from None
+
+
+def _column(header: list[str], name: str, path: Path) -> int:
+    if name not in header:
+        raise DataError(
+            f"{path}:1: no column {name!r} (columns: {', '.join(header)}).",
+            "Check the file is the task's GLUE file.",
+        )
+    return header.index(name)
+
+
+def _parse_label(task: Task, value: str, where: str) -> float | int:
+    if task.labels is None:
+        try:
+            return float(value)
+        except ValueError:
+            raise DataError(f"{where}: label {value!r} is not a number.", "") from None
+    if value not in task.labels:
+        raise DataError(
+            f"{where}: unknown label {value!r} for {task.name}.",
+            f"Expected one of: {', '.join(task.labels)}.",
+        )
+    return task.labels.index(value)
+
+
+def read_glue_split(task: Task, folder: Path, split: str) -> Split:
+    """Read ``split`` of ``task`` from a GLUE-download folder (tab-separated, quoting off)."""
+    layout: GlueLayout | None = task.glue
+    if layout is None or split not in layout.files:
+        raise DataError(f"Task {task.name} has no {split} file in the GLUE layout.", "")
+    path = folder / layout.files[split]
+    if not path.is_file():
+        raise DataError(f"Missing data file {path}.", GET_GLUE_HINT)
+    # GLUE text holds quote characters: they are data, never quoting.
+    rows = list(csv.reader(_decode(path).splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE))
+    labelled = split not in task.test_splits
+    first = 0
+    if labelled and layout.columns is not None:
+        header = list(layout.columns)
+    else:
+        if not rows:
+            raise DataError(f"{path}: the file is empty.", GET_GLUE_HINT)
+        header, first = rows[0], 1
+    text_idx = [_column(header, c, path) for c in layout.text_columns]
+    label_idx = _column(header, layout.label_column, path) if labelled else None
+    index_idx = None if labelled else _column(header, layout.index_column, path)
+    texts: list[tuple[str, ...]] = []
+    labels: list[float | int] = []
+    ids: list[str] = []
+    for lineno, row in enumerate(rows[first:], start=first + 1):
+        where = f"{path}:{lineno}"
+        if len(row) != len(header):
+            raise DataError(
+                f"{where}: expected {len(header)} tab-separated fields, found {len(row)}.",
+                "Is the file truncated or edited?",
+            )
+        texts.append(tuple(row[i] for i in text_idx))
+        if label_idx is not None:
+            labels.append(_parse_label(task, row[label_idx], where))
+        ids.append(row[index_idx] if index_idx is not None else str(len(ids)))
+    if not texts:
+        raise DataError(f"{path}: the {split} split is empty.", GET_GLUE_HINT)
+    label_array = None
+    if labelled:
+        label_array = np.asarray(labels, dtype=np.float32 if task.is_regression else np.int64)
+    return Split(split, texts, label_array, ids, path)

@@ -1,0 +1,66 @@
+"""The Task type and the task registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from glue_cli.registry import Registry
+
+
+@dataclass(frozen=True)
+class GlueLayout:
+    """Where a task's files live in a GLUE-download folder and which columns hold what.
+
+    ``columns`` names the columns of a header-less labelled file (CoLA); ``None`` means the
+    first row is the header. Test files of the GLUE download always have a header.
+    """
+
+    folder: str
+    files: dict[str, str]
+    text_columns: tuple[str, ...]
+    label_column: str
+    index_column: str = "index"
+    columns: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """A sentence(-pair) classification or regression task."""
+
+    name: str
+    text_fields: tuple[str, ...]
+    labels: tuple[str, ...] | None
+    metrics: tuple[str, ...]
+    eval_splits: tuple[str, ...] = ("validation",)
+    test_splits: tuple[str, ...] = ("test",)
+    glue: GlueLayout | None = None
+    hub_id: str | None = None
+    hub_config: str | None = None
+    # Leaderboard file name per test split, e.g. {"test": "MRPC.tsv"}.
+    submission_files: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.text_fields) not in (1, 2):
+            raise ValueError(f"task {self.name}: text_fields must hold one or two names")
+
+    @property
+    def is_regression(self) -> bool:
+        return self.labels is None
+
+    @property
+    def num_labels(self) -> int:
+        return 1 if self.labels is None else len(self.labels)
+
+    @property
+    def main_metric(self) -> str:
+        return self.metrics[0]
+
+
+def task_names(task: Task) -> tuple[str, ...]:
+    return (task.name, *task.aliases)
+
+
+def task_registry() -> Registry[Task]:
+    return Registry("task", task_names)

@@ -1,0 +1,1 @@
+"""glue-cli's first-party plugins, registered through the ``glue_cli`` entry points like any other."""

@@ -1,0 +1,1 @@
+"""Reporters: ordinary ``glue_on_event`` plugins."""

@@ -1,0 +1,99 @@
+"""The console reporter: a rich progress bar per epoch, eval lines, a results table, on stderr."""
+
+from __future__ import annotations
+
+import time
+
+from rich.markup import escape
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from glue_cli import events
+from glue_cli.display import console, metrics_table
+from glue_cli.hookspecs import hookimpl
+
+
+class ConsoleReporter:
+    def __init__(self) -> None:
+        self.active = False
+        self.progress: Progress | None = None
+        self.bar: TaskID | None = None
+        self.epochs = 0
+        self.epoch_start = 0.0
+        self.epoch_examples = 0
+
+    def _start(self, e: events.RunStarted) -> None:
+        self.active, self.epochs = not e.quiet, e.epochs
+        if self.active:
+            console().print(
+                f"Fine-tuning [bold]{e.task}[/] on [bold]{e.backend}[/] ({e.device}, {e.precision}): "
+                f"{e.train_examples} training examples, {e.epochs} epoch(s) of {e.steps_per_epoch} "
+                f"steps -> {escape(e.run_dir)}"
+            )
+
+    def _epoch(self, e: events.EpochStarted) -> None:
+        self.progress = Progress(
+            TextColumn(f"epoch {e.epoch}/{self.epochs}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}"),
+            TextColumn("{task.fields[speed]:.1f} ex/s"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console(),
+            transient=False,
+        )
+        self.bar = self.progress.add_task(
+            "train", total=e.steps, completed=e.first_step % max(1, e.steps),
+            loss=0.0, lr=0.0, speed=0.0,
+        )
+        self.epoch_start, self.epoch_examples = time.perf_counter(), 0
+        self.progress.start()
+
+    def _step(self, e: events.StepEnded) -> None:
+        if self.progress is None or self.bar is None:
+            return
+        self.epoch_examples += e.examples
+        elapsed = max(1e-9, time.perf_counter() - self.epoch_start)
+        self.progress.update(
+            self.bar, advance=1, loss=e.loss, lr=e.learning_rate,
+            speed=self.epoch_examples / elapsed,
+        )
+
+    def _stop_bar(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    @hookimpl
+    def glue_on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.RunStarted):
+            self._start(event)
+        if not self.active:
+            return
+        out = console()
+        match event:
+            case events.EpochStarted():
+                self._epoch(event)
+            case events.StepEnded():
+                self._step(event)
+            case events.EpochEnded():
+                self._stop_bar()
+                out.print(
+                    f"epoch {event.epoch}: mean loss {event.train_loss:.4f}, "
+                    f"{event.seconds:.1f} s, {event.examples_per_second:.1f} examples/s"
+                )
+            case events.EvalEnded():
+                values = "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items())
+                out.print(f"  {event.split}: {values}")
+            case events.RunEnded():
+                self._stop_bar()
+                out.print(metrics_table(event.metrics))
+                out.print(f"Trained in {event.train_seconds:.1f} s ({event.seconds:.1f} s in all).")
+                self.active = False
+
+
+reporter = ConsoleReporter()

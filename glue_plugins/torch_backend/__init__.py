@@ -1,0 +1,9 @@
+"""The PyTorch backend plugin."""
+
+from glue_cli.hookspecs import hookimpl
+from glue_plugins.torch_backend.backend import TorchBackend
+
+
+@hookimpl
+def glue_register_backends(register):
+    register(TorchBackend())
