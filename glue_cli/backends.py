@@ -106,7 +106,9 @@ def backend_registry() -> Registry[Backend]:
 
 
 def install_hint(backend: Backend) -> str:
-    return f'Install it with: pip install "glue-cli[{backend.extra}]"'
+    """A backend may say how to install its framework; else it names an extra of glue-cli."""
+    custom = getattr(backend, "install_hint", None)
+    return custom or f'Install it with: pip install "glue-cli[{backend.extra}]"'
 
 
 def require_available(backend: Backend) -> None:

@@ -14,20 +14,33 @@ from pathlib import Path
 from typing import Any
 
 from glue_cli.atomic import atomic_dir, write_json
-from glue_cli.backends import Backend, ModelSpec, choose_precision, only_framework, require_available
+from glue_cli.backends import (
+    Backend,
+    ModelSpec,
+    choose_precision,
+    only_framework,
+    require_available,
+)
 from glue_cli.batching import epoch_order, iterate, num_batches
 from glue_cli.config import RunConfig
 from glue_cli.data import Split, read_glue_split, task_data_dir
 from glue_cli.evaluation import score, split_logits
 from glue_cli.events import (
-    CheckpointSaved, Compiled, EpochEnded, EpochStarted, EvalEnded, EventSink, RunEnded,
-    RunStarted, StepEnded,
+    CheckpointSaved,
+    Compiled,
+    EpochEnded,
+    EpochStarted,
+    EvalEnded,
+    EventSink,
+    RunEnded,
+    RunStarted,
+    StepEnded,
 )
 from glue_cli.features import Encoded, encode
 from glue_cli.models import load_tokenizer, resolve_model
 from glue_cli.optimization import OptimizerSettings, Schedule
 from glue_cli.plugins import get_backends, get_plugins, get_tasks
-from glue_cli.runs import RunDir, default_run_path, git_commit, prepare
+from glue_cli.runs import default_run_path, git_commit, prepare
 from glue_cli.tasks import Task
 
 FRAMEWORK_PACKAGES = (

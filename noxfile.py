@@ -1,0 +1,27 @@
+"""The test matrix: one session per backend, plus lint. ``nox`` runs them all."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+CONSTRAINTS = ("-c", "constraints.txt")
+# Each backend's session installs only that backend's framework.
+BACKENDS = {"torch": "torch"}
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install(*CONSTRAINTS, "ruff")
+    session.run("ruff", "check", "glue_cli", "glue_plugins", "tests", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("backend", list(BACKENDS))
+def tests(session: nox.Session, backend: str) -> None:
+    """Fast tests, then the slow real-model tests (pass -- -m "not slow" to skip those)."""
+    session.install(*CONSTRAINTS, "-e", f".[{BACKENDS[backend]},test]")
+    session.run("pytest", "-q", *(session.posargs or ["tests"]))

@@ -1,0 +1,41 @@
+"""Running the CLI in-process, the way a user would from a shell."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from typer.testing import CliRunner
+
+from glue_cli import plugins
+from glue_cli.cli import build_app
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def reset_plugins() -> None:
+    for cached in (plugins.get_plugins, plugins.get_tasks, plugins.get_backends):
+        cached.cache_clear()
+
+
+def glue(*args: str) -> Result:
+    """Run ``glue ARGS`` with fresh plugin discovery; stdout and stderr kept apart."""
+    reset_plugins()
+    result = CliRunner().invoke(build_app(), [str(a) for a in args])
+    return Result(result.exit_code, result.stdout, result.stderr, result.exception)
+
+
+def ok(*args: str) -> Result:
+    result = glue(*args)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return result

