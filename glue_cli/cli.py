@@ -97,7 +97,7 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show the framewo
 @app.command()
 @user_errors
 def train(
-    task: TaskArg,
+    task: TaskArg = None,
     backend: Backend = None,
     model: Model = None,
     data_dir: DataDir = None,

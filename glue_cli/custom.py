@@ -315,6 +315,10 @@ def load(
             raise DataError(f"No --{role}-file given for the custom task {name}.",
                             f"Pass --{role}-file with a .csv, .tsv, .json or .jsonl file.")
     read = {role: read_rows(Path(files.path(role) or "")) for role in roles}
+    for role, rows in read.items():  # a missing text column is reported before anything about labels
+        for row in rows:
+            for field in text_fields:
+                _text(Path(files.path(role) or ""), row, field)
     if files.labels:
         labels: tuple[str, ...] | None = files.labels
         if len(set(labels)) != len(labels) or len(labels) < 2:
