@@ -58,20 +58,20 @@ def emit_json(data: Any) -> None:
 
 def d(name: str) -> str:
     """The default of a RunConfig field, for help texts."""
-    return f"[default: {default_of(name)}]"
+    return f"\\[default: {default_of(name)}]"
 
 
 TaskArg = Annotated[
     str | None,
     typer.Argument(
         help="Task: mrpc, sst2, cola, ... (see glue tasks); with --train-file etc. a name for your own task "
-        "[default: custom].",
+        "\\[default: custom].",
         show_default=False,
     ),
 ]
 SavedTaskArg = Annotated[
     str | None,
-    typer.Argument(help="Task name [default: the task the model was trained on].", show_default=False),
+    typer.Argument(help="Task name \\[default: the task the model was trained on].", show_default=False),
 ]
 TrainFile = Annotated[Path | None, typer.Option(help="Your own training data: .csv, .tsv, .json or .jsonl.")]
 ValidationFile = Annotated[Path | None, typer.Option(help="Your own dev data (same formats).")]
@@ -79,14 +79,14 @@ TestFile = Annotated[Path | None, typer.Option(help="Your own test data, labels 
 TextFields = Annotated[
     str | None, typer.Option(help="Column(s) holding the text, comma-separated: one or two, e.g. question,answer.")
 ]
-LabelField = Annotated[str | None, typer.Option(help="Column holding the label. [default: label]")]
+LabelField = Annotated[str | None, typer.Option(help="Column holding the label. \\[default: label]")]
 Backend = Annotated[str | None, typer.Option("--backend", "-b", help=f"torch, tf or flax. {d('backend')}")]
 Model = Annotated[
     str | None,
-    typer.Option(help="Model folder, run directory or hub id. [default: bundled all-MiniLM-L6-v2]"),
+    typer.Option(help="Model folder, run directory or hub id. \\[default: bundled all-MiniLM-L6-v2]"),
 ]
 DataDir = Annotated[
-    Path | None, typer.Option(help="The task's GLUE folder. [default: $GLUE_DIR/<TASK>]")
+    Path | None, typer.Option(help="The task's GLUE folder. \\[default: $GLUE_DIR/<TASK>, else the hub nyu-mll/glue]")
 ]
 MaxLen = Annotated[int | None, typer.Option(help=f"Truncate longer inputs. {d('max_seq_length')}")]
 Json = Annotated[bool, typer.Option("--json", help="Print only the final metrics as JSON on stdout.")]
@@ -103,7 +103,7 @@ def train(
     data_dir: DataDir = None,
     output_dir: Annotated[
         Path | None,
-        typer.Option(help="Run directory. [default: runs/<task>-<backend>-<timestamp>]"),
+        typer.Option(help="Run directory. \\[default: runs/<task>-<backend>-<timestamp>]"),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help=f"Training epochs. {d('epochs')}")] = None,
     batch_size: Annotated[int | None, typer.Option(help=f"Training batch size. {d('batch_size')}")] = None,
@@ -152,7 +152,7 @@ def train(
     label_field: LabelField = None,
     labels: Annotated[
         str | None,
-        typer.Option(help="Class names in order, comma-separated. [default: sorted labels of --train-file]"),
+        typer.Option(help="Class names in order, comma-separated. \\[default: sorted labels of --train-file]"),
     ] = None,
     do_predict: Annotated[
         bool, typer.Option("--do-predict", help="After training, write test predictions to <run>/predictions.")
@@ -238,7 +238,7 @@ def predict(
     test_file: TestFile = None,
     text_fields: TextFields = None,
     output_dir: Annotated[
-        Path | None, typer.Option(help="Where the <TASK>.tsv files go. [default: <run>/predictions]")
+        Path | None, typer.Option(help="Where the <TASK>.tsv files go. \\[default: <run>/predictions]")
     ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing prediction files.")] = False,
     make_zip: Annotated[

@@ -56,6 +56,11 @@ def load(
     else:
         if name is None:
             raise DataError("No task given.", "Pass it first, as in: glue train mrpc (see glue tasks).")
+        if (files.text_fields or files.label_field or files.labels) and not (recorded_task and recorded_task.is_custom):
+            raise DataError(
+                "--text-fields, --label-field and --labels describe your own files; a GLUE task has its own.",
+                "Add --train-file/--validation-file/--test-file, or drop those options.",
+            )
         if recorded_task is not None and recorded_task.is_custom and normalize(name) == normalize(
             recorded_task.name
         ):

@@ -196,6 +196,10 @@ def test_custom_errors_are_one_line(tmp_path, tiny_model):
                    f"{bad_dev}:3: unknown label 'q'")
     one_line_error(glue_train(tmp_path, tiny_model, train, "--validation-file", bad_dev, name="mrpc"),
                    "'mrpc' is a GLUE task")
+    from helpers import glue
+
+    one_line_error(glue("train", "mrpc", "--text-fields", "text", "--model", tiny_model),
+                   "--text-fields, --label-field and --labels describe your own files")
 
 
 def glue_train(tmp_path, model, train, *extra, name=None):
