@@ -42,10 +42,10 @@ def read_hub_split(task: Task, split: str) -> Split:
     try:
         import datasets
     except ImportError:
-        raise DataError(
-            f"No GLUE folder for {task.name} (GLUE_DIR is not set), and reading the hub needs datasets.",
-            f'{NO_FOLDER_HINT} Or install the hub extra: pip install "glue-cli[hub]".',
-        ) from None
+        reason = "the hub is offline (HF_HUB_OFFLINE=1)" if hub_offline() else (
+            'reading the hub needs datasets (pip install "glue-cli[hub]")'
+        )
+        raise DataError(f"No data for {task.name}: GLUE_DIR is not set and {reason}.", NO_FOLDER_HINT) from None
     datasets.logging.set_verbosity_error()
     from huggingface_hub.utils import logging as hub_logging
 
