@@ -16,7 +16,7 @@ from glue_cli import __version__
 from glue_cli.backends import install_hint
 from glue_cli.config import default_of, resolve
 from glue_cli.display import console, error_line, metrics_table
-from glue_cli.errors import GlueError
+from glue_cli.errors import ConfigError, GlueError
 from glue_cli.plugins import get_backends, get_plugins, get_tasks
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,17 +58,35 @@ def emit_json(data: Any) -> None:
 
 def d(name: str) -> str:
     """The default of a RunConfig field, for help texts."""
-    return f"[default: {default_of(name)}]"
+    return f"\\[default: {default_of(name)}]"
 
 
-TaskArg = Annotated[str, typer.Argument(help="Task name: mrpc, sst2, cola, ... (see glue tasks).")]
+TaskArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="Task: mrpc, sst2, cola, ... (see glue tasks); with --train-file etc. a name for your own task "
+        "\\[default: custom].",
+        show_default=False,
+    ),
+]
+SavedTaskArg = Annotated[
+    str | None,
+    typer.Argument(help="Task name \\[default: the task the model was trained on].", show_default=False),
+]
+TrainFile = Annotated[Path | None, typer.Option(help="Your own training data: .csv, .tsv, .json or .jsonl.")]
+ValidationFile = Annotated[Path | None, typer.Option(help="Your own dev data (same formats).")]
+TestFile = Annotated[Path | None, typer.Option(help="Your own test data, labels not needed (same formats).")]
+TextFields = Annotated[
+    str | None, typer.Option(help="Column(s) holding the text, comma-separated: one or two, e.g. question,answer.")
+]
+LabelField = Annotated[str | None, typer.Option(help="Column holding the label. \\[default: label]")]
 Backend = Annotated[str | None, typer.Option("--backend", "-b", help=f"torch, tf or flax. {d('backend')}")]
 Model = Annotated[
     str | None,
-    typer.Option(help="Model folder, run directory or hub id. [default: bundled all-MiniLM-L6-v2]"),
+    typer.Option(help="Model folder, run directory or hub id. \\[default: bundled all-MiniLM-L6-v2]"),
 ]
 DataDir = Annotated[
-    Path | None, typer.Option(help="The task's GLUE folder. [default: $GLUE_DIR/<TASK>]")
+    Path | None, typer.Option(help="The task's GLUE folder. \\[default: $GLUE_DIR/<TASK>, else the hub nyu-mll/glue]")
 ]
 MaxLen = Annotated[int | None, typer.Option(help=f"Truncate longer inputs. {d('max_seq_length')}")]
 Json = Annotated[bool, typer.Option("--json", help="Print only the final metrics as JSON on stdout.")]
@@ -79,13 +97,13 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show the framewo
 @app.command()
 @user_errors
 def train(
-    task: TaskArg,
+    task: TaskArg = None,
     backend: Backend = None,
     model: Model = None,
     data_dir: DataDir = None,
     output_dir: Annotated[
         Path | None,
-        typer.Option(help="Run directory. [default: runs/<task>-<backend>-<timestamp>]"),
+        typer.Option(help="Run directory. \\[default: runs/<task>-<backend>-<timestamp>]"),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help=f"Training epochs. {d('epochs')}")] = None,
     batch_size: Annotated[int | None, typer.Option(help=f"Training batch size. {d('batch_size')}")] = None,
@@ -127,6 +145,18 @@ def train(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --output-dir from its checkpoint.")
     ] = False,
+    train_file: TrainFile = None,
+    validation_file: ValidationFile = None,
+    test_file: TestFile = None,
+    text_fields: TextFields = None,
+    label_field: LabelField = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(help="Class names in order, comma-separated. \\[default: sorted labels of --train-file]"),
+    ] = None,
+    do_predict: Annotated[
+        bool, typer.Option("--do-predict", help="After training, write test predictions to <run>/predictions.")
+    ] = False,
     config: Annotated[
         Path | None, typer.Option("--config", help="JSON or TOML file of settings (flags win).")
     ] = None,
@@ -134,13 +164,14 @@ def train(
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Fine-tune a model on TASK, evaluate on dev after each epoch, save the run."""
+    """Fine-tune a model on TASK (or on your own files), evaluate on dev after each epoch, save the run."""
     from glue_cli import trainer
 
     flags = {k: v for k, v in locals().items() if k not in {"config", "json_out", "quiet", "verbose"}}
     flags["overwrite"] = overwrite or None
     flags["resume"] = resume or None
-    for key in ("data_dir", "output_dir"):
+    flags["do_predict"] = do_predict or None
+    for key in ("data_dir", "output_dir", "train_file", "validation_file", "test_file"):
         flags[key] = str(flags[key]) if flags[key] is not None else None
     run_config = resolve(flags, config)
     warn_broken_plugins()
@@ -149,13 +180,29 @@ def train(
         emit_json(summary)
 
 
+def files_given(
+    validation_file: Path | None = None, test_file: Path | None = None, text_fields: str | None = None,
+    label_field: str | None = None,
+) -> Any:
+    from glue_cli.custom import Files
+    from glue_cli.trainer import split_list
+
+    return Files(
+        None, str(validation_file) if validation_file else None, str(test_file) if test_file else None,
+        split_list(text_fields), label_field,
+    )
+
+
 @app.command("eval")
 @user_errors
 def evaluate(
-    task: TaskArg,
-    model: Annotated[str, typer.Option(help="Run directory or model folder to evaluate.")],
+    task: SavedTaskArg = None,
+    model: Annotated[str, typer.Option(help="Run directory or model folder to evaluate.")] = "",
     backend: Backend = None,
     data_dir: DataDir = None,
+    validation_file: ValidationFile = None,
+    text_fields: TextFields = None,
+    label_field: LabelField = None,
     max_seq_length: MaxLen = None,
     batch_size: Annotated[int, typer.Option(help="Evaluation batch size.")] = 64,
     max_eval_samples: Annotated[int | None, typer.Option(help="Use only the first N examples.")] = None,
@@ -165,19 +212,67 @@ def evaluate(
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Evaluate a saved model on TASK's dev split(s)."""
+    """Evaluate a saved model on TASK's dev split(s), or on --validation-file."""
     from glue_cli import inference
 
     warn_broken_plugins()
-    results = inference.evaluate(
-        task, model, backend or default_of("backend"), str(data_dir) if data_dir else None,
-        max_seq_length or default_of("max_seq_length"), batch_size, max_eval_samples,
-        amp, precision, verbose,
+    request = inference.Request(
+        task, require_model(model), backend or default_of("backend"), str(data_dir) if data_dir else None,
+        files_given(validation_file, None, text_fields, label_field),
+        max_seq_length or default_of("max_seq_length"), batch_size, max_eval_samples, amp, precision, verbose,
     )
+    results = inference.evaluate(request)
     if not quiet:
-        console().print(metrics_table(results, title=f"{task} on {backend or default_of('backend')}"))
+        console().print(metrics_table(results, title=f"{task or model} on {request.backend}"))
     if json_out:
         emit_json(results)
+
+
+@app.command("predict")
+@user_errors
+def predict(
+    task: SavedTaskArg = None,
+    model: Annotated[str, typer.Option(help="Run directory or model folder to predict with.")] = "",
+    backend: Backend = None,
+    data_dir: DataDir = None,
+    test_file: TestFile = None,
+    text_fields: TextFields = None,
+    output_dir: Annotated[
+        Path | None, typer.Option(help="Where the <TASK>.tsv files go. \\[default: <run>/predictions]")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing prediction files.")] = False,
+    make_zip: Annotated[
+        bool, typer.Option("--zip", help="Bundle every .tsv of the output folder into submission.zip.")
+    ] = False,
+    max_seq_length: MaxLen = None,
+    batch_size: Annotated[int, typer.Option(help="Prediction batch size.")] = 64,
+    amp: Annotated[bool, typer.Option("--amp", help="Mixed precision.")] = False,
+    precision: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+    json_out: Json = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Write TASK's test-set predictions in the GLUE leaderboard format (<NAME>.tsv: index, prediction)."""
+    from glue_cli import inference
+
+    warn_broken_plugins()
+    request = inference.Request(
+        task, require_model(model), backend or default_of("backend"), str(data_dir) if data_dir else None,
+        files_given(None, test_file, text_fields), max_seq_length or default_of("max_seq_length"), batch_size,
+        None, amp, precision, verbose,
+    )
+    written = inference.predict(request, output_dir, overwrite, make_zip)
+    if not quiet:
+        for split, path in written.items():
+            console().print(f"{split}: {path}", soft_wrap=True, highlight=False)
+    if json_out:
+        emit_json(written)
+
+
+def require_model(model: str) -> str:
+    if not model:
+        raise ConfigError("Missing option --model.", "Pass the run directory or model folder to use.")
+    return model
 
 
 @app.command("plugins")

@@ -41,6 +41,14 @@ class RunConfig:
     xla: bool = False
     overwrite: bool = False
     resume: bool = False
+    # Custom files (a custom task); comma-separated lists stay strings, as on the command line.
+    train_file: str | None = None
+    validation_file: str | None = None
+    test_file: str | None = None
+    text_fields: str | None = None
+    label_field: str | None = None
+    labels: str | None = None
+    do_predict: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,7 +120,10 @@ def resolve(flags: dict[str, Any], config_file: Path | None = None) -> RunConfig
         elif f.name in from_file:
             values[f.name] = _convert(f.name, from_file[f.name], kind, str(config_file))
     if "task" not in values:
-        raise ConfigError("No task given.", "Pass it first, as in: glue train mrpc.")
+        if not any(values.get(f) for f in ("train_file", "validation_file", "test_file")):
+            raise ConfigError("No task given.", "Pass it first, as in: glue train mrpc.")
+        values["task"] = "custom"  # custom files without a name
+
     config = RunConfig(**values)
     _check(config)
     return config

@@ -39,14 +39,14 @@ class Split:
         return Split(self.name, self.texts[:n], labels, self.ids[:n], self.path)
 
 
-def task_data_dir(task: Task, data_dir: Path | None) -> Path:
-    """The folder holding the task's files: ``--data-dir``, else ``$GLUE_DIR/<TASK>``."""
+def glue_folder(task: Task, data_dir: Path | None) -> Path | None:
+    """The task's GLUE folder: ``--data-dir``, else ``$GLUE_DIR/<TASK>``; None when neither is set."""
     if data_dir is not None:
         path = Path(data_dir)
     else:
         glue_dir = os.environ.get("GLUE_DIR")
         if not glue_dir:
-            raise DataError(f"No data folder for {task.name}: GLUE_DIR is not set.", GET_GLUE_HINT)
+            return None
         if task.glue is None:
             raise DataError(f"Task {task.name} has no GLUE-folder layout.", "Pass --data-dir.")
         path = Path(glue_dir) / task.glue.folder
@@ -55,7 +55,20 @@ def task_data_dir(task: Task, data_dir: Path | None) -> Path:
     return path
 
 
-def _decode(path: Path) -> str:
+def has_glue_split(task: Task, folder: Path, split: str) -> bool:
+    return task.glue is not None and split in task.glue.files and (folder / task.glue.files[split]).is_file()
+
+
+def lines_of(text: str) -> list[str]:
+    """Split on newlines only: ``str.splitlines`` would also cut at form feeds and U+2028 in text."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def decode(path: Path) -> str:
+    """A file's text; a byte-order mark is dropped, bytes that are not UTF-8 name their line."""
     raw = path.read_bytes()
     try:
         return raw.decode("utf-8-sig")  # MRPC's files start with a byte-order mark
@@ -94,12 +107,12 @@ def read_glue_split(task: Task, folder: Path, split: str) -> Split:
     layout: GlueLayout | None = task.glue
     if layout is None or split not in layout.files:
         raise DataError(f"Task {task.name} has no {split} file in the GLUE layout.", "")
-    path = folder / layout.files[split]
+    path = Path(os.path.normpath(folder / layout.files[split]))
     if not path.is_file():
         raise DataError(f"Missing data file {path}.", GET_GLUE_HINT)
     # GLUE text holds quote characters: they are data, never quoting.
-    rows = list(csv.reader(_decode(path).splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE))
-    labelled = split not in task.test_splits
+    rows = list(csv.reader(lines_of(decode(path)), delimiter="\t", quoting=csv.QUOTE_NONE))
+    labelled = split not in task.unlabelled_splits
     first = 0
     if labelled and layout.columns is not None:
         header = list(layout.columns)

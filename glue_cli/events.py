@@ -33,6 +33,8 @@ class RunStarted(Event):
     eval_examples: dict[str, int]
     start_step: int = 0
     quiet: bool = False
+    # Per split: tokenized ids came from the on-disk cache (no tokenizer call).
+    from_cache: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass

@@ -59,7 +59,12 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     parts = [type(tokenizer).__name__, str(tokenizer.padding_side), str(tokenizer.truncation_side)]
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        parts.append(backend.to_str())
+        definition = json.loads(backend.to_str())
+        # Calling the tokenizer with truncation=True stores that setting in it: without dropping
+        # it, the same tokenizer would give another key after its first use (and miss the cache).
+        for per_call in ("truncation", "padding"):
+            definition.pop(per_call, None)
+        parts.append(json.dumps(definition, sort_keys=True))
     else:  # a slow tokenizer: its vocabulary and special tokens define it
         parts.append(json.dumps(sorted(tokenizer.get_vocab().items())))
         parts.append(json.dumps(tokenizer.special_tokens_map, sort_keys=True))

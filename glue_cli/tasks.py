@@ -33,9 +33,13 @@ class Task:
     metrics: tuple[str, ...]
     eval_splits: tuple[str, ...] = ("validation",)
     test_splits: tuple[str, ...] = ("test",)
+    # Unlabelled splits predicted only when their file is there (MNLI: the AX diagnostic set).
+    optional_test_splits: tuple[str, ...] = ()
     glue: GlueLayout | None = None
     hub_id: str | None = None
     hub_config: str | None = None
+    # A split that lives under another hub config or split name: {"diagnostic": ("ax", "test")}.
+    hub_splits: dict[str, tuple[str, str]] = field(default_factory=dict)
     # Leaderboard file name per test split, e.g. {"test": "MRPC.tsv"}.
     submission_files: dict[str, str] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
@@ -56,6 +60,19 @@ class Task:
     @property
     def main_metric(self) -> str:
         return self.metrics[0]
+
+    @property
+    def unlabelled_splits(self) -> tuple[str, ...]:
+        return (*self.test_splits, *self.optional_test_splits)
+
+    @property
+    def is_custom(self) -> bool:
+        """Built from the user's own files rather than registered by a plugin."""
+        return self.glue is None and self.hub_id is None
+
+    def submission_file(self, split: str) -> str:
+        """The leaderboard file name for a test split (``<name>.tsv`` for a custom task)."""
+        return self.submission_files.get(split, f"{self.name}.tsv")
 
 
 def task_names(task: Task) -> tuple[str, ...]:

@@ -13,6 +13,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from glue_cli import sources
 from glue_cli.atomic import atomic_dir, write_json
 from glue_cli.backends import (
     Backend,
@@ -23,7 +26,9 @@ from glue_cli.backends import (
 )
 from glue_cli.batching import epoch_order, iterate, num_batches
 from glue_cli.config import RunConfig
-from glue_cli.data import Split, read_glue_split, task_data_dir
+from glue_cli.custom import Files
+from glue_cli.data import Split
+from glue_cli.errors import DataError
 from glue_cli.evaluation import score, split_logits
 from glue_cli.events import (
     CheckpointSaved,
@@ -39,9 +44,13 @@ from glue_cli.events import (
 from glue_cli.features import Encoded, encode
 from glue_cli.models import load_tokenizer, resolve_model
 from glue_cli.optimization import OptimizerSettings, Schedule
-from glue_cli.plugins import get_backends, get_plugins, get_tasks
+from glue_cli.plugins import get_backends, get_plugins
 from glue_cli.runs import default_run_path, git_commit, prepare
+from glue_cli.submission import check_free, submission_paths, write_eval_predictions, write_submission
 from glue_cli.tasks import Task
+
+# Final dev-set predictions beside their labels, one <split>.tsv each, to check metrics on.
+EVAL_PREDICTIONS = "eval_predictions"
 
 FRAMEWORK_PACKAGES = (
     "glue-cli", "transformers", "tokenizers", "numpy", "torch", "tensorflow", "tf-keras",
@@ -70,44 +79,87 @@ class Prepared:
     splits: dict[str, Split]
     encoded: dict[str, Encoded]
 
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id or 0
 
-def prepare_data(
-    task_name: str, backend_name: str, model: str, data_dir: str | None, splits: list[str] | None,
-    max_length: int, limits: dict[str, int | None],
-) -> Prepared:
-    """Resolve names, check the backend, read and tokenize the splits (task's eval splits by default)."""
-    task = get_tasks().get(task_name)
-    backend = get_backends().get(backend_name)
+
+def open_backend(name: str) -> Backend:
+    """The named backend, checked usable; other frameworks switched off before transformers loads."""
+    backend = get_backends().get(name)
     require_available(backend)
-    only_framework(backend.framework)  # before transformers is first imported
+    only_framework(backend.framework)
+    return backend
+
+
+def tokenize(
+    task: Task, splits: dict[str, Split], backend: Backend, model: str, max_length: int
+) -> Prepared:
+    """Load the model's tokenizer and encode every split (through the on-disk cache)."""
     model_path = resolve_model(model)
-    folder = task_data_dir(task, Path(data_dir) if data_dir else None)
-    wanted = splits if splits is not None else list(task.eval_splits)
-    read = {s: read_glue_split(task, folder, s).head(limits.get(s)) for s in wanted}
     tokenizer = load_tokenizer(model_path)
-    encoded = {s: encode(split, tokenizer, max_length) for s, split in read.items()}
-    return Prepared(task, backend, model_path, tokenizer, read, encoded)
+    encoded = {s: encode(split, tokenizer, max_length) for s, split in splits.items()}
+    return Prepared(task, backend, model_path, tokenizer, splits, encoded)
+
+
+def files_of(config: RunConfig) -> Files:
+    return Files(
+        config.train_file, config.validation_file, config.test_file,
+        split_list(config.text_fields), config.label_field, split_list(config.labels),
+    )
+
+
+def split_list(value: str | None) -> tuple[str, ...] | None:
+    """``"a,b"`` -> ``("a", "b")``; the CLI keeps comma-separated lists as one string."""
+    if value is None:
+        return None
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    return items or None
 
 
 def evaluate_all(
     engine: Any, p: Prepared, batch_size: int, max_length: int, emit: EventSink | None,
-    epoch: int, permutation: list[int] | None = None,
+    epoch: int, permutation: list[int] | None = None, predictions_dir: Path | None = None,
 ) -> dict[str, dict[str, float]]:
     results = {}
     for name in p.task.eval_splits:
         start = time.perf_counter()
-        logits = split_logits(
-            engine, p.backend, p.encoded[name], batch_size, max_length,
-            p.tokenizer.pad_token_id or 0, p.task.num_labels,
-        )
-        if permutation is not None:
-            logits = logits[:, permutation]
+        logits = all_logits(engine, p, name, batch_size, max_length, permutation)
         labels = p.splits[name].labels
         assert labels is not None
         results[name] = score(p.task, logits, labels)
         if emit is not None:
             emit(EvalEnded(epoch, name, results[name], len(labels), time.perf_counter() - start))
+        if predictions_dir is not None:
+            write_eval_predictions(p.task, p.splits[name].ids, logits, labels, predictions_dir / f"{name}.tsv")
     return results
+
+
+def all_logits(
+    engine: Any, p: Prepared, split: str, batch_size: int, max_length: int,
+    permutation: list[int] | None = None,
+) -> np.ndarray:
+    """Logits of a whole split, columns in the task's label order."""
+    logits = split_logits(
+        engine, p.backend, p.encoded[split], batch_size, max_length, p.pad_id, p.task.num_labels
+    )
+    return logits if permutation is None else logits[:, permutation]
+
+
+def predict_test(
+    engine: Any, p: Prepared, batch_size: int, max_length: int, out_dir: Path, overwrite: bool,
+    permutation: list[int] | None = None,
+) -> dict[str, str]:
+    """Leaderboard files for every test split read; returns {split: file written}."""
+    tests = [s for s in p.task.unlabelled_splits if s in p.splits]
+    if not tests:
+        raise DataError(f"No test split to predict for {p.task.name}.", "Pass the test file (--test-file).")
+    paths = submission_paths(p.task, tests, out_dir)
+    check_free(list(paths.values()), overwrite)
+    for split, path in paths.items():
+        logits = all_logits(engine, p, split, batch_size, max_length, permutation)
+        write_submission(p.task, p.splits[split].ids, logits, path)
+    return {split: str(path) for split, path in paths.items()}
 
 
 def model_spec(
@@ -132,14 +184,13 @@ def model_spec(
 def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict[str, Any]:
     """Fine-tune, evaluate after each epoch, checkpoint, save; returns what metrics.json holds."""
     started = time.perf_counter()
-    limits = {"train": config.max_train_samples}
-    limits.update({s: config.max_eval_samples for s in ("validation", "validation_matched",
-                                                         "validation_mismatched")})
-    task = get_tasks().get(config.task)
-    p = prepare_data(
-        config.task, config.backend, config.model, config.data_dir,
-        ["train", *task.eval_splits], config.max_seq_length, limits,
-    )
+    backend = open_backend(config.backend)
+    files = files_of(config)
+    roles = ("train", "eval", "test") if config.do_predict else ("train", "eval")
+    task, splits = sources.load(config.task, config.data_dir, files, roles)
+    limits = {"train": config.max_train_samples, **{s: config.max_eval_samples for s in task.eval_splits}}
+    splits = {s: split.head(limits.get(s)) for s, split in splits.items()}
+    p = tokenize(task, splits, backend, config.model, config.max_seq_length)
     precision = choose_precision(p.backend, config.precision, config.amp, p.backend.devices()[0])
     out = Path(config.output_dir or default_run_path(p.task.name, p.backend.name))
     run = prepare(out, config.overwrite, config.resume)
@@ -168,13 +219,14 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
         str(run.path), p.task.name, p.backend.name, str(device), precision, config.model,
         config.epochs, steps_per_epoch, total_steps, len(train_data),
         {s: len(p.encoded[s]) for s in p.task.eval_splits}, start_step, quiet,
+        {s: e.cached for s, e in p.encoded.items()},
     ))
 
     step, compiles = start_step, engine.compile_count()
     results: dict[str, dict[str, float]] = {}
     epoch_seconds: list[float] = []
     examples_total = 0
-    pad_id = p.tokenizer.pad_token_id or 0
+    pad_id = p.pad_id
     for epoch in range(start_step // steps_per_epoch, config.epochs):
         skip = step - epoch * steps_per_epoch
         emit(EpochStarted(epoch + 1, steps_per_epoch, step))
@@ -199,8 +251,10 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
         epoch_seconds.append(seconds)
         examples_total += seen
         emit(EpochEnded(epoch + 1, seconds, loss_sum / max(1, seen), seen, seen / seconds))
+        last = epoch + 1 == config.epochs
         results = evaluate_all(
-            engine, p, config.eval_batch_size, config.max_seq_length, emit, epoch + 1
+            engine, p, config.eval_batch_size, config.max_seq_length, emit, epoch + 1,
+            predictions_dir=run.path / EVAL_PREDICTIONS if last else None,
         )
         with atomic_dir(run.checkpoint) as tmp:
             engine.save_model(tmp / "model")
@@ -211,8 +265,14 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
     with atomic_dir(run.model) as tmp:
         engine.save_model(tmp)
         p.tokenizer.save_pretrained(str(tmp))
+        sources.record_task(tmp, p.task, files)
+    predictions: dict[str, str] = {}
+    if config.do_predict:
+        predictions = predict_test(
+            engine, p, config.eval_batch_size, config.max_seq_length, run.predictions, overwrite=True
+        )
     train_seconds = sum(epoch_seconds)
-    summary = {
+    summary: dict[str, Any] = {
         "task": p.task.name,
         "backend": p.backend.name,
         "precision": precision,
@@ -225,6 +285,8 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
             if train_seconds else 0.0,
         },
     }
+    if predictions:
+        summary["predictions"] = predictions
     run.write_metrics(summary)
     emit(RunEnded(results, train_seconds, time.perf_counter() - started, compiles, epoch_seconds))
     return summary

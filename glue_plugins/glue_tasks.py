@@ -22,7 +22,7 @@ TASKS = (
     Task(
         name="sst2", text_fields=("sentence",), labels=BINARY, metrics=("accuracy",),
         glue=GlueLayout("SST-2", STANDARD, ("sentence",), "label"),
-        hub_id=HUB, hub_config="sst2", submission_files={"test": "SST-2.tsv"},
+        hub_id=HUB, hub_config="sst2", submission_files={"test": "SST-2.tsv"}, aliases=("sst",),
         description="Stanford Sentiment Treebank: positive or negative movie review sentence.",
     ),
     Task(
@@ -36,7 +36,7 @@ TASKS = (
         name="stsb", text_fields=("sentence1", "sentence2"), labels=None,
         metrics=("pearson", "spearmanr"),
         glue=GlueLayout("STS-B", STANDARD, ("sentence1", "sentence2"), "score"),
-        hub_id=HUB, hub_config="stsb", submission_files={"test": "STS-B.tsv"},
+        hub_id=HUB, hub_config="stsb", submission_files={"test": "STS-B.tsv"}, aliases=("sts",),
         description="Semantic Textual Similarity Benchmark: similarity score 0-5 (regression).",
     ),
     Task(
@@ -60,12 +60,17 @@ TASKS = (
                 "validation_mismatched": "dev_mismatched.tsv",
                 "test_matched": "test_matched.tsv",
                 "test_mismatched": "test_mismatched.tsv",
+                # The AX diagnostic set sits beside the task folders in a GLUE download.
+                "diagnostic": "../diagnostic/diagnostic.tsv",
             },
             ("sentence1", "sentence2"), "gold_label",
         ),
-        hub_id=HUB, hub_config="mnli",
-        submission_files={"test_matched": "MNLI-m.tsv", "test_mismatched": "MNLI-mm.tsv"},
-        aliases=("mnli-m", "mnli-mm"),
+        optional_test_splits=("diagnostic",),
+        hub_id=HUB, hub_config="mnli", hub_splits={"diagnostic": ("ax", "test")},
+        submission_files={
+            "test_matched": "MNLI-m.tsv", "test_mismatched": "MNLI-mm.tsv", "diagnostic": "AX.tsv",
+        },
+        aliases=("mnli-m", "mnli-mm", "mnli-matched", "mnli-mismatched", "multinli"),
         description="Multi-Genre NLI: entailment, neutral or contradiction (matched/mismatched).",
     ),
     Task(
