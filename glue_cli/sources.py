@@ -75,23 +75,26 @@ def load(
 
 def read_task_splits(task: Task, data_dir: str | None, roles: tuple[str, ...]) -> dict[str, Split]:
     """A registered task's splits from its GLUE folder, or from the hub when there is none."""
+    return read_named_splits(task, data_dir, [s for role in roles for s in split_names(task, role)])
+
+
+def read_named_splits(task: Task, data_dir: str | None, names: list[str]) -> dict[str, Split]:
     folder = glue_folder(task, Path(data_dir) if data_dir else None)
     out: dict[str, Split] = {}
-    for role in roles:
-        for split in split_names(task, role):
-            optional = split in task.optional_test_splits
-            if folder is not None:
-                if optional and not has_glue_split(task, folder, split):
-                    continue
-                out[split] = read_glue_split(task, folder, split)
-            else:
-                from glue_cli.hub import read_hub_split
+    for split in names:
+        optional = split in task.optional_test_splits
+        if folder is not None:
+            if optional and not has_glue_split(task, folder, split):
+                continue
+            out[split] = read_glue_split(task, folder, split)
+        else:
+            from glue_cli.hub import read_hub_split
 
-                try:
-                    out[split] = read_hub_split(task, split)
-                except DataError:
-                    if not optional:
-                        raise
+            try:
+                out[split] = read_hub_split(task, split)
+            except DataError:
+                if not optional:
+                    raise
     return out
 
 

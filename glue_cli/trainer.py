@@ -44,7 +44,7 @@ from glue_cli.events import (
 from glue_cli.features import Encoded, encode
 from glue_cli.models import load_tokenizer, resolve_model
 from glue_cli.optimization import OptimizerSettings, Schedule
-from glue_cli.plugins import get_backends, get_plugins
+from glue_cli.plugins import get_backends, get_plugins, get_tasks
 from glue_cli.runs import default_run_path, git_commit, prepare
 from glue_cli.submission import check_free, submission_paths, write_eval_predictions, write_submission
 from glue_cli.tasks import Task
@@ -100,6 +100,17 @@ def tokenize(
     tokenizer = load_tokenizer(model_path)
     encoded = {s: encode(split, tokenizer, max_length) for s, split in splits.items()}
     return Prepared(task, backend, model_path, tokenizer, splits, encoded)
+
+
+def prepare_data(
+    task_name: str, backend_name: str, model: str, data_dir: str | None, splits: list[str] | None,
+    max_length: int, limits: dict[str, int | None],
+) -> Prepared:
+    """Named splits of a registered task (its eval splits by default), read and tokenized."""
+    backend = open_backend(backend_name)
+    task = get_tasks().get(task_name)
+    read = sources.read_named_splits(task, data_dir, list(splits or task.eval_splits))
+    return tokenize(task, {s: split.head(limits.get(s)) for s, split in read.items()}, backend, model, max_length)
 
 
 def files_of(config: RunConfig) -> Files:
