@@ -8,6 +8,7 @@ full batches), so a run traces each step at most once per length bucket.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ from safetensors.numpy import load_file, save_file
 
 from glue_cli.backends import ModelSpec
 from glue_cli.batching import Batch
-from glue_cli.errors import ModelError
+from glue_cli.errors import BackendUnavailableError, ModelError
 from glue_cli.optimization import decays
 from glue_plugins.tf_backend.backend import load_tensorflow
 
@@ -58,10 +59,16 @@ def resumable_dropout() -> Iterator[None]:
 
 
 def load_model(spec: ModelSpec) -> Any:
-    # Imported from its module: the top-level name is a stub when transformers was first
-    # imported in a process that told it to use only PyTorch (USE_TF=0).
-    from transformers.models.auto.modeling_tf_auto import TFAutoModelForSequenceClassification
-    from transformers.utils import logging
+    from transformers import TFAutoModelForSequenceClassification
+    from transformers.utils import is_tf_available, logging
+
+    if not is_tf_available():
+        # transformers reads USE_TF/USE_TORCH once, when first imported in a process.
+        raise BackendUnavailableError(
+            "transformers was imported in this process with TensorFlow switched off "
+            f"(USE_TF={os.environ.get('USE_TF', 'unset')}, USE_TORCH={os.environ.get('USE_TORCH', 'unset')}).",
+            "Unset USE_TF and USE_TORCH, or run the tf backend in a process of its own.",
+        )
 
     if not spec.verbose:
         logging.set_verbosity_error()  # "newly initialized head", the TF deprecation notice
