@@ -258,14 +258,17 @@ class TFEngine:
 
     def load_state(self, path: Path) -> None:
         tensors = load_file(str(path / "optimizer.safetensors"))
-        for variable in self.optimizer.variables:
-            key = f"optimizer/{self._state_name(variable)}"
-            if key in tensors:
-                variable.assign(tensors[key])
-        for i, generator in enumerate(self.generators):
-            key = f"rng/dropout/{i}"
-            if key in tensors:
-                generator.state.assign(tensors[key])
+        targets = {f"optimizer/{self._state_name(v)}": v for v in self.optimizer.variables}
+        targets.update({f"rng/dropout/{i}": g.state for i, g in enumerate(self.generators)})
+        missing = sorted(set(targets) - set(tensors))
+        if missing:
+            raise ModelError(
+                f"The checkpoint in {path} has no state for {len(missing)} variable(s), "
+                f"such as {missing[0]}: it was not written by this model on the tf backend.",
+                "Start a new run (without --resume), or resume with the backend that wrote it.",
+            )
+        for key, variable in targets.items():
+            variable.assign(tensors[key])
 
     def compile_count(self) -> int:
         return self.traces["train"] + self.traces["predict"]
