@@ -30,6 +30,21 @@ FAST = ("--max-train-samples", "48", "--max-eval-samples", "40", "--batch-size",
 EVAL_ROWS = ("--max-eval-samples", "40")
 
 
+SWITCHES = ("USE_TF", "USE_TORCH", "USE_FLAX")
+
+
+@pytest.fixture(autouse=True)
+def restore_framework_switches():
+    """A tf run sets USE_TF/USE_TORCH (for transformers) in os.environ: put them back after."""
+    saved = {name: os.environ.get(name) for name in SWITCHES}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def train(tmp_path, model, *extra):
     return ok("train", "mrpc", "--backend", "tf", "--model", model, "--output-dir",
               tmp_path / "run", *FAST, *extra)
@@ -41,7 +56,7 @@ def history(run):
 
 def glue_subprocess(*args, check=True):
     """The real ``glue`` command in a fresh process, which picks its own framework."""
-    env = {k: v for k, v in os.environ.items() if k not in {"USE_TF", "USE_TORCH", "USE_FLAX"}}
+    env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
     result = subprocess.run([sys.executable, "-m", "glue_cli", *map(str, args)], env=env,
                             capture_output=True, text=True, timeout=600)
     if check:
@@ -237,7 +252,7 @@ def assert_same_logits_as_torch(model_dir):
     batch = a_batch()
     inputs = {"input_ids": batch.input_ids.tolist(), "attention_mask": batch.attention_mask.tolist(),
               "token_type_ids": batch.token_type_ids.tolist()}
-    env = {k: v for k, v in os.environ.items() if k not in {"USE_TF", "USE_TORCH", "USE_FLAX"}}
+    env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
     env["USE_TF"] = "0"
     done = subprocess.run([sys.executable, "-c", TORCH_LOGITS, str(model_dir), json.dumps(inputs)],
                           env=env, capture_output=True, text=True, timeout=300)
