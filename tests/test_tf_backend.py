@@ -1,0 +1,282 @@
+"""The tf backend: glue train / glue eval on a tiny random BERT and real MRPC rows.
+
+Cross-backend checks run the other framework in a subprocess, as a user would: transformers
+decides once per process which frameworks it serves (USE_TF / USE_TORCH).
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("tf_keras")
+
+# Imported while collecting, before any backend sets USE_TF/USE_TORCH: this process keeps
+# every framework, so these tests and the torch backend's can share a pytest run.
+import transformers  # noqa: E402, F401
+
+from glue_cli import events  # noqa: E402
+from glue_cli.hookspecs import hookimpl  # noqa: E402
+from glue_cli.plugins import get_plugins  # noqa: E402
+from helpers import glue, ok, reset_plugins  # noqa: E402
+
+FAST = ("--max-train-samples", "48", "--max-eval-samples", "40", "--batch-size", "16",
+        "--learning-rate", "1e-3")
+EVAL_ROWS = ("--max-eval-samples", "40")
+
+
+SWITCHES = ("USE_TF", "USE_TORCH", "USE_FLAX")
+
+
+@pytest.fixture(autouse=True)
+def restore_framework_switches():
+    """A tf run sets USE_TF/USE_TORCH (for transformers) in os.environ: put them back after."""
+    saved = {name: os.environ.get(name) for name in SWITCHES}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def train(tmp_path, model, *extra):
+    return ok("train", "mrpc", "--backend", "tf", "--model", model, "--output-dir",
+              tmp_path / "run", *FAST, *extra)
+
+
+def history(run):
+    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+
+
+def glue_subprocess(*args, check=True):
+    """The real ``glue`` command in a fresh process, which picks its own framework."""
+    env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
+    result = subprocess.run([sys.executable, "-m", "glue_cli", *map(str, args)], env=env,
+                            capture_output=True, text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def close(a, b, tolerance=0.002):
+    assert a.keys() == b.keys()
+    for split in a:
+        for name, value in a[split].items():
+            assert b[split][name] == pytest.approx(value, abs=tolerance), (split, name)
+
+
+def capture_engine(monkeypatch):
+    """Keep the engine the backend creates, to look at it after a run."""
+    from glue_plugins.tf_backend.backend import TFBackend
+
+    made = []
+    original = TFBackend.create
+
+    def create(self, spec, steps):
+        made.append(original(self, spec, steps))
+        return made[-1]
+
+    monkeypatch.setattr(TFBackend, "create", create)
+    return made
+
+
+def a_batch(labels=(1, 0)):
+    from glue_cli.batching import Batch
+
+    ids = np.array([[2, 10, 11, 12, 3, 0, 0, 0], [2, 20, 21, 3, 22, 23, 3, 0]], dtype=np.int32)
+    types = np.array([[0] * 8, [0, 0, 0, 0, 1, 1, 1, 0]], dtype=np.int32)
+    return Batch(ids, (ids > 0).astype(np.int32), types, np.array(labels), np.arange(len(labels)))
+
+
+def test_train_writes_the_run_directory_in_the_pytorch_layout(tmp_path, tiny_model, real_glue):
+    from safetensors import safe_open
+
+    summary = train(tmp_path, tiny_model, "--epochs", "2", "--json").json()
+    run = tmp_path / "run"
+    assert summary["backend"] == "tf" and summary["precision"] == "fp32"
+    assert set(summary["eval"]["validation"]) == {"f1", "accuracy", "combined_score"}
+    assert len(summary["train"]["epoch_seconds"]) == 2 and summary["train"]["steps"] == 6
+    config = json.loads((run / "config.json").read_text())
+    assert "tensorflow" in config["versions"] and config["device"] == "cpu"
+    model_config = json.loads((run / "model" / "config.json").read_text())
+    assert model_config["architectures"] == ["BertForSequenceClassification"]
+    with safe_open(str(run / "model" / "model.safetensors"), "np") as f:
+        assert f.metadata()["format"] == "pt"  # PyTorch naming: torch loads it without TF
+        assert "classifier.weight" in f.keys() and "bert.pooler.dense.weight" in f.keys()
+        assert f.get_tensor("classifier.weight").shape == (2, 32)  # [out, in], as nn.Linear
+    with safe_open(str(run / "checkpoint" / "optimizer.safetensors"), "np") as f:
+        keys = set(f.keys())
+    assert "optimizer/iteration" in keys
+    assert any(k.startswith("optimizer/m/") for k in keys) and any(k.startswith("rng/") for k in keys)
+    assert not list(run.rglob("*.h5")) and not list(run.rglob("*.pkl"))
+    kinds = [h["event"] for h in history(run)]
+    assert kinds[0] == "run_start" and kinds[-1] == "run_end"
+    assert kinds.count("step") == 6 and kinds.count("eval") == 2 and kinds.count("checkpoint") == 2
+    # tf.function traces once for train and once for eval: open shapes without XLA.
+    assert history(run)[-1]["compiles"] == 2
+
+
+def test_xla_traces_at_most_once_per_length_bucket(tmp_path, tiny_model, real_glue, monkeypatch):
+    """Train and eval are counted apart; each stays within ceil(max_seq_length / 16) traces."""
+    made = capture_engine(monkeypatch)
+    summary = train(tmp_path, tiny_model, "--epochs", "2", "--xla", "--max-seq-length", "64",
+                    "--max-train-samples", "80", "--json").json()
+    engine = made[0]
+    buckets = math.ceil(64 / 16)
+    assert 1 <= engine.traces["train"] <= buckets
+    assert 1 <= engine.traces["predict"] <= buckets
+    compiles = [h for h in history(tmp_path / "run") if h["event"] == "compile"]
+    assert compiles and compiles[-1]["compiles"] == engine.compile_count()
+    assert all(shape[0] == 16 and shape[1] % 16 == 0 for shape in (h["shape"] for h in compiles))
+    assert summary["train"]["steps"] == 10
+
+
+def test_forced_bf16_really_computes_in_bf16(tiny_model):
+    import tensorflow as tf
+    import tf_keras
+
+    from glue_cli.backends import ModelSpec
+    from glue_plugins.tf_backend.backend import TFBackend
+
+    spec = ModelSpec(str(tiny_model), 2, False, {0: "0", 1: "1"}, precision="bf16")
+    engine = TFBackend().create(spec, 1)
+    batch = a_batch()
+    assert engine._logits(batch).dtype == tf.bfloat16
+    assert engine.model.trainable_variables[0].dtype == tf.float32  # fp32 master weights
+    assert engine.predict(batch).dtype == np.float32
+    assert np.isfinite(engine.train_step(batch, 1e-3))
+    assert tf_keras.mixed_precision.global_policy().name == "float32"  # put back
+
+
+def test_amp_on_this_cpu_matches_its_native_bf16(tmp_path, tiny_model, real_glue):
+    from glue_plugins.tf_backend.backend import TFBackend, native_bf16
+
+    expected = TFBackend().amp_precision("cpu")
+    assert expected == ("bf16" if native_bf16() else "fp32")
+    result = train(tmp_path, tiny_model, "--epochs", "1", "--amp", "-q")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["precision"] == expected
+    if expected == "fp32":
+        assert "--amp" in result.stderr and "fp32" in result.stderr
+
+
+def test_native_bf16_reads_the_cpu_flags(tmp_path):
+    from glue_plugins.tf_backend.backend import native_bf16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t\t: fpu sse avx2 avx512f\n")
+    assert not native_bf16(cpuinfo)
+    cpuinfo.write_text("flags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    assert native_bf16(cpuinfo)
+    cpuinfo.write_text("flags\t\t: fpu avx2 amx_bf16 amx_tile\n")
+    assert native_bf16(cpuinfo)
+    assert not native_bf16(tmp_path / "missing")
+
+
+def test_resume_continues_an_interrupted_run_exactly(tmp_path, tiny_model, real_glue):
+    full = train(tmp_path / "full", tiny_model, "--epochs", "2", "--json").json()
+
+    class Interrupt:
+        """Ctrl-C right after the first epoch's checkpoint."""
+
+        @hookimpl
+        def glue_on_event(self, event):
+            if isinstance(event, events.CheckpointSaved) and event.epoch == 1:
+                raise KeyboardInterrupt
+
+    args = ("train", "mrpc", "--backend", "tf", "--model", tiny_model, "--output-dir",
+            tmp_path / "cut" / "run", *FAST, "--epochs", "2")
+    from typer.testing import CliRunner
+
+    from glue_cli.cli import build_app
+
+    reset_plugins()
+    get_plugins().pm.register(Interrupt(), name="interrupt")
+    interrupted = CliRunner().invoke(build_app(), [str(a) for a in args])
+    assert interrupted.exit_code == 130
+    state = json.loads((tmp_path / "cut/run/checkpoint/state.json").read_text())
+    assert state == {"step": 3, "epoch": 1}
+    resumed = ok(*args, "--resume", "--json").json()
+    losses = [h["loss"] for h in history(tmp_path / "full/run") if h["event"] == "step"]
+    resumed_losses = [h["loss"] for h in history(tmp_path / "cut/run") if h["event"] == "step"]
+    # Same weights, Adam moments, step count and dropout generator states: same run.
+    assert resumed_losses == pytest.approx(losses, rel=1e-5)
+    close(resumed["eval"], full["eval"], 1e-6)
+
+
+def test_tf_trained_model_evaluates_the_same_on_torch(tmp_path, tiny_model, real_glue):
+    pytest.importorskip("torch")
+    summary = train(tmp_path, tiny_model, "--epochs", "1", "--json").json()
+    run = tmp_path / "run"
+    on_tf = ok("eval", "mrpc", "--model", run, "--backend", "tf", *EVAL_ROWS, "--json").json()
+    on_torch = glue_subprocess("eval", "mrpc", "--model", run, "--backend", "torch", *EVAL_ROWS,
+                               "--json", "-q").stdout
+    close(on_tf, summary["eval"], 1e-6)
+    close(json.loads(on_torch), on_tf)
+    # Metrics of a tiny model can hide differences: the logits themselves agree.
+    assert_same_logits_as_torch(run / "model")
+
+
+def test_torch_trained_model_evaluates_the_same_on_tf(tmp_path, tiny_model, real_glue):
+    pytest.importorskip("torch")
+    run = tmp_path / "run"
+    trained = glue_subprocess("train", "mrpc", "--backend", "torch", "--model", tiny_model,
+                              "--output-dir", run, *FAST, "--epochs", "1", "--json", "-q").stdout
+    on_tf = ok("eval", "mrpc", "--model", run, "--backend", "tf", *EVAL_ROWS, "--json").json()
+    close(on_tf, json.loads(trained)["eval"])
+    assert_same_logits_as_torch(run / "model")
+
+
+TORCH_LOGITS = """
+import json, sys
+import torch
+from transformers import AutoModelForSequenceClassification
+batch = json.loads(sys.argv[2])
+model = AutoModelForSequenceClassification.from_pretrained(sys.argv[1]).eval()
+with torch.no_grad():
+    out = model(**{k: torch.tensor(v) for k, v in batch.items()}).logits
+print(json.dumps(out.tolist()))
+"""
+
+
+def assert_same_logits_as_torch(model_dir):
+    from glue_cli.backends import ModelSpec
+    from glue_plugins.tf_backend.backend import TFBackend
+
+    batch = a_batch()
+    inputs = {"input_ids": batch.input_ids.tolist(), "attention_mask": batch.attention_mask.tolist(),
+              "token_type_ids": batch.token_type_ids.tolist()}
+    env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
+    env["USE_TF"] = "0"
+    done = subprocess.run([sys.executable, "-c", TORCH_LOGITS, str(model_dir), json.dumps(inputs)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    torch_logits = np.array(json.loads(done.stdout.strip().splitlines()[-1]), dtype=np.float32)
+    spec = ModelSpec(str(model_dir), 2, False, {0: "0", 1: "1"})
+    tf_logits = TFBackend().create(spec, 0).predict(batch)
+    np.testing.assert_allclose(tf_logits, torch_logits, atol=1e-4)
+
+
+def test_tensorflow_start_up_noise_stays_off_the_screen(tmp_path, tiny_model, real_glue):
+    args = ("train", "mrpc", "--backend", "tf", "--model", tiny_model, *FAST, "--epochs", "1")
+    quiet = glue_subprocess(*args, "--output-dir", tmp_path / "quiet", "-q")
+    assert quiet.stderr == "", quiet.stderr  # no oneDNN, CUDA, absl nor transformers lines
+    shown = glue_subprocess(*args, "--output-dir", tmp_path / "shown").stderr.lower()
+    for noise in ("onednn", "cuda", "cuinit", "absl", "tensorflow and jax classes"):
+        assert noise not in shown
+    assert "epoch 1/1" in shown
+    verbose = glue_subprocess(*args, "--output-dir", tmp_path / "verbose", "--verbose")
+    assert "newly initialized" in verbose.stderr  # transformers' own notice, asked for
+
+
+def test_fp16_needs_a_gpu(tmp_path, tiny_model, real_glue):
+    result = glue("train", "mrpc", "--backend", "tf", "--model", tiny_model, "--output-dir",
+                  tmp_path / "run", *FAST, "--precision", "fp16")
+    assert result.exit_code == 2
+    assert "fp16" in result.stderr
