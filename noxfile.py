@@ -10,7 +10,7 @@ nox.options.reuse_existing_virtualenvs = True
 PYTHON = "3.11"
 CONSTRAINTS = ("-c", "constraints.txt")
 # Each backend's session installs only that backend's framework.
-BACKENDS = {"torch": "torch"}
+BACKENDS = {"torch": "torch", "flax": "flax"}
 
 
 @nox.session(python=PYTHON)

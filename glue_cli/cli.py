@@ -74,6 +74,10 @@ MaxLen = Annotated[int | None, typer.Option(help=f"Truncate longer inputs. {d('m
 Json = Annotated[bool, typer.Option("--json", help="Print only the final metrics as JSON on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars nor tables.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show the frameworks' own logs.")]
+Devices = Annotated[
+    int | None,
+    typer.Option(help="Split each batch over this many local devices (flax). [default: all]"),
+]
 
 
 @app.command()
@@ -121,6 +125,7 @@ def train(
     xla: Annotated[
         bool | None, typer.Option("--xla", help="Compile the steps (torch.compile, XLA, jit).")
     ] = None,
+    devices: Devices = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing output directory.")
     ] = False,
@@ -161,6 +166,7 @@ def evaluate(
     max_eval_samples: Annotated[int | None, typer.Option(help="Use only the first N examples.")] = None,
     amp: Annotated[bool, typer.Option("--amp", help="Mixed precision.")] = False,
     precision: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+    devices: Devices = None,
     json_out: Json = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -172,7 +178,7 @@ def evaluate(
     results = inference.evaluate(
         task, model, backend or default_of("backend"), str(data_dir) if data_dir else None,
         max_seq_length or default_of("max_seq_length"), batch_size, max_eval_samples,
-        amp, precision, verbose,
+        amp, precision, verbose, devices,
     )
     if not quiet:
         console().print(metrics_table(results, title=f"{task} on {backend or default_of('backend')}"))

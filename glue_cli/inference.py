@@ -10,6 +10,7 @@ from glue_cli.trainer import evaluate_all, prepare_data
 def evaluate(
     task: str, model: str, backend: str, data_dir: str | None, max_length: int, batch_size: int,
     max_samples: int | None, amp: bool, precision: str | None, verbose: bool,
+    devices: int | None = None,
 ) -> dict[str, dict[str, float]]:
     from glue_cli.plugins import get_tasks
 
@@ -19,7 +20,7 @@ def evaluate(
     labels = p.task.labels or ("score",)
     spec = ModelSpec(
         path=p.model, num_labels=p.task.num_labels, regression=p.task.is_regression,
-        id2label=dict(enumerate(labels)), precision=chosen, verbose=verbose,
+        id2label=dict(enumerate(labels)), precision=chosen, devices=devices, verbose=verbose,
     )
     engine = p.backend.create(spec, 0)
     permutation = None
