@@ -132,18 +132,30 @@ def test_the_classification_head_is_initialised_from_the_seed(tiny_model):
     assert not np.array_equal(head(1), head(2))
 
 
-def test_no_weight_decay_on_biases_and_layernorm(tiny_model):
-    import jax
+def test_weight_decay_spares_biases_and_layernorm(tiny_model):
+    """Same gradients, with and without decay: only the decayed parameters differ."""
+    import dataclasses
 
-    from glue_plugins.flax_backend.engine import param_name
+    from flax.traverse_util import flatten_dict
 
-    engine = engine_for(tiny_model)
-    names = [param_name(p) for p, _ in jax.tree_util.tree_flatten_with_path(engine.params)[0]]
-    assert "bert.embeddings.LayerNorm.scale" in names and "classifier.kernel" in names
-    from glue_cli.optimization import decays
+    from glue_cli.optimization import OptimizerSettings
+    from glue_plugins.flax_backend.engine import FlaxEngine
 
-    assert not decays("bert.embeddings.LayerNorm.scale") and not decays("classifier.bias")
-    assert decays("bert.encoder.layer.0.attention.self.query.kernel")
+    base = ModelSpec(str(tiny_model), 2, False, {0: "0", 1: "1"})
+    plain, decayed = (
+        FlaxEngine(dataclasses.replace(base, optimizer=OptimizerSettings(weight_decay=wd)), 1)
+        for wd in (0.0, 0.5)
+    )
+    assert set(plain.opt_state[1].hyperparams) == {"learning_rate", "b1", "b2", "eps", "eps_root", "weight_decay"}
+    batch = tiny_batch()
+    assert plain.train_step(batch, 1e-2) == decayed.train_step(batch, 1e-2)
+    a, b = (flatten_dict(e.params, sep=".") for e in (plain, decayed))
+    for name in ("bert.embeddings.LayerNorm.scale", "bert.encoder.layer.0.output.dense.bias",
+                 "classifier.bias"):
+        np.testing.assert_array_equal(a[name], b[name])
+    for name in ("bert.encoder.layer.0.attention.self.query.kernel", "classifier.kernel",
+                 "bert.embeddings.word_embeddings.embedding"):
+        assert not np.allclose(a[name], b[name])
 
 
 def test_steps_compile_at_most_once_per_length_bucket(tmp_path, tiny_model, real_glue):

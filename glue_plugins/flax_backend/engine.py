@@ -121,9 +121,10 @@ class FlaxEngine:
         settings = spec.optimizer
         self.tx = optax.chain(
             optax.clip_by_global_norm(settings.max_grad_norm),
-            optax.inject_hyperparams(optax.adamw)(
+            # The rate is a hyperparameter in the state, set by every step; the mask is static.
+            optax.inject_hyperparams(optax.adamw, static_args=("mask",))(
                 learning_rate=0.0, b1=settings.beta1, b2=settings.beta2, eps=settings.epsilon,
-                weight_decay=settings.weight_decay, mask=lambda _: decay_mask,
+                weight_decay=settings.weight_decay, mask=decay_mask,
             ),
         )
         self.opt_state = jax.device_put(self.tx.init(self.params), self.replicated)
