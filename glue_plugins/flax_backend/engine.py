@@ -110,7 +110,8 @@ class FlaxEngine:
         self.spec = spec
         devices = pick_devices(spec.devices)
         self.num_devices = len(devices)
-        self.device = str(devices[0]) if len(devices) == 1 else f"{devices[0].platform} x{len(devices)}"
+        first = devices[0]
+        self.device = f"{first.platform}:{first.id}" if len(devices) == 1 else f"{first.platform} x{len(devices)}"
         mesh = Mesh(np.array(devices), ("data",))
         self.replicated = NamedSharding(mesh, PartitionSpec())
         self.rows = NamedSharding(mesh, PartitionSpec("data"))
