@@ -11,7 +11,7 @@ PYTHON = "3.11"
 CONSTRAINTS = ("-c", "constraints.txt")
 # Each backend's session installs only that backend's framework (the bundled model's package
 # pulls torch in through sentence-transformers for now; tests needing torch importorskip it).
-BACKENDS = {"torch": "torch", "tf": "tf"}
+BACKENDS = {"torch": "torch", "tf": "tf", "flax": "flax"}
 
 
 @nox.session(python=PYTHON)

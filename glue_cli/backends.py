@@ -32,6 +32,8 @@ class ModelSpec:
     seed: int = 42
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     device: str | None = None
+    # How many local devices to split each batch over (data parallel); None: all visible.
+    devices: int | None = None
     verbose: bool = False
 
 

@@ -92,6 +92,10 @@ MaxLen = Annotated[int | None, typer.Option(help=f"Truncate longer inputs. {d('m
 Json = Annotated[bool, typer.Option("--json", help="Print only the final metrics as JSON on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars nor tables.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show the frameworks' own logs.")]
+Devices = Annotated[
+    int | None,
+    typer.Option(help="Split each batch over this many local devices (flax). \\[default: all]"),
+]
 
 
 @app.command()
@@ -139,6 +143,7 @@ def train(
     xla: Annotated[
         bool | None, typer.Option("--xla", help="Compile the steps (torch.compile, XLA, jit).")
     ] = None,
+    devices: Devices = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing output directory.")
     ] = False,
@@ -208,6 +213,7 @@ def evaluate(
     max_eval_samples: Annotated[int | None, typer.Option(help="Use only the first N examples.")] = None,
     amp: Annotated[bool, typer.Option("--amp", help="Mixed precision.")] = False,
     precision: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+    devices: Devices = None,
     json_out: Json = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -220,6 +226,7 @@ def evaluate(
         task, require_model(model), backend or default_of("backend"), str(data_dir) if data_dir else None,
         files_given(validation_file, None, text_fields, label_field),
         max_seq_length or default_of("max_seq_length"), batch_size, max_eval_samples, amp, precision, verbose,
+        devices,
     )
     results = inference.evaluate(request)
     if not quiet:
@@ -248,6 +255,7 @@ def predict(
     batch_size: Annotated[int, typer.Option(help="Prediction batch size.")] = 64,
     amp: Annotated[bool, typer.Option("--amp", help="Mixed precision.")] = False,
     precision: Annotated[str | None, typer.Option(help="fp32, bf16 or fp16.")] = None,
+    devices: Devices = None,
     json_out: Json = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -259,7 +267,7 @@ def predict(
     request = inference.Request(
         task, require_model(model), backend or default_of("backend"), str(data_dir) if data_dir else None,
         files_given(None, test_file, text_fields), max_seq_length or default_of("max_seq_length"), batch_size,
-        None, amp, precision, verbose,
+        None, amp, precision, verbose, devices,
     )
     written = inference.predict(request, output_dir, overwrite, make_zip)
     if not quiet:

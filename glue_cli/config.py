@@ -39,6 +39,8 @@ class RunConfig:
     amp: bool = False
     precision: str | None = None
     xla: bool = False
+    # Data parallel over this many local devices (backends that support it); None: all of them.
+    devices: int | None = None
     overwrite: bool = False
     resume: bool = False
     # Custom files (a custom task); comma-separated lists stay strings, as on the command line.
@@ -138,7 +140,7 @@ def _check(c: RunConfig) -> None:
         raise ConfigError(f"--learning-rate must be positive, not {c.learning_rate}.", "")
     if not 0 <= c.warmup_ratio < 1:
         raise ConfigError(f"--warmup-ratio must be in [0, 1), not {c.warmup_ratio}.", "")
-    for name in ("max_train_samples", "max_eval_samples"):
+    for name in ("max_train_samples", "max_eval_samples", "devices"):
         value = getattr(c, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {value}.", "")

@@ -31,6 +31,7 @@ class Request:
     amp: bool = False
     precision: str | None = None
     verbose: bool = False
+    devices: int | None = None
 
 
 @dataclass
@@ -54,7 +55,7 @@ def load(request: Request, role: str) -> Loaded:
     labels = p.task.labels or ("score",)
     spec = ModelSpec(
         path=p.model, num_labels=p.task.num_labels, regression=p.task.is_regression,
-        id2label=dict(enumerate(labels)), precision=chosen, verbose=request.verbose,
+        id2label=dict(enumerate(labels)), precision=chosen, devices=request.devices, verbose=request.verbose,
     )
     engine = p.backend.create(spec, 0)
     permutation = None

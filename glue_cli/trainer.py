@@ -188,6 +188,7 @@ def model_spec(
         optimizer=OptimizerSettings(
             weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm
         ),
+        devices=config.devices,
         verbose=verbose,
     )
 

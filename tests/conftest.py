@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# One pytest process runs several backends, but transformers reads USE_TORCH/USE_TF/USE_FLAX once,
+# at import: "AUTO" (kept by only_framework's setdefault) lets it load every installed framework.
+for _switch in ("USE_TORCH", "USE_TF", "USE_FLAX"):
+    os.environ.setdefault(_switch, "AUTO")
 
 from tinymodel import make_tiny_bert  # noqa: E402
 

@@ -1,0 +1,9 @@
+"""The JAX/Flax backend plugin."""
+
+from glue_cli.hookspecs import hookimpl
+from glue_plugins.flax_backend.backend import FlaxBackend
+
+
+@hookimpl
+def glue_register_backends(register):
+    register(FlaxBackend())

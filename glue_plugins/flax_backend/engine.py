@@ -1,0 +1,227 @@
+"""The JAX/Flax engine: a transformers Flax model, optax AdamW, jit-compiled steps, data parallel.
+
+Parameters and optimizer state stay float32 and are replicated on every device of a 1-D mesh;
+each batch is split over the devices on its row axis. jit compiles once per batch shape: the
+core pads lengths to multiples of 16 and every batch to full rows, so a run compiles at most
+``ceil(max_seq_length / 16)`` times per step kind.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.core import unfreeze
+from flax.traverse_util import flatten_dict, unflatten_dict
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from safetensors.numpy import load_file, save_file
+
+from glue_cli.backends import ModelSpec
+from glue_cli.batching import Batch
+from glue_cli.errors import ConfigError, ModelError
+from glue_cli.optimization import decays
+from glue_plugins.flax_backend.weights import has_safetensors, pt_to_flax, read_safetensors, write_safetensors
+
+DTYPES = {"fp32": jnp.float32, "bf16": jnp.bfloat16}
+STATE_FILE = "optimizer.safetensors"
+STATE_JSON = "flax_state.json"
+
+
+def param_name(path: tuple[Any, ...]) -> str:
+    """``bert.encoder.layer.0.output.LayerNorm.scale``: a tree path as the dotted name decays() reads."""
+    return ".".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+
+
+def pick_devices(wanted: int | None) -> list[Any]:
+    found = jax.local_devices()
+    if wanted is None:
+        return found
+    if wanted < 1 or wanted > len(found):
+        raise ConfigError(
+            f"--devices {wanted}: {len(found)} {found[0].platform} device(s) are visible here.",
+            f"Use --devices between 1 and {len(found)}, or leave it out to use them all.",
+        )
+    return found[:wanted]
+
+
+def load_model(spec: ModelSpec, dtype: Any) -> tuple[Any, dict[str, Any]]:
+    """The Flax model class for ``spec.path`` and its float32 parameters.
+
+    Weights come from ``model.safetensors`` in PyTorch naming (converted with numpy, no torch
+    needed) or from a Flax ``flax_model.msgpack``; whatever they lack (a new classification
+    head) keeps its initialisation from ``spec.seed``.
+    """
+    from transformers import AutoConfig, FlaxAutoModelForSequenceClassification
+    from transformers.utils import logging
+
+    if not spec.verbose:
+        logging.set_verbosity_error()
+    folder = Path(spec.path)
+    try:
+        config = AutoConfig.from_pretrained(
+            spec.path,
+            num_labels=spec.num_labels,
+            id2label=spec.id2label,
+            label2id={label: i for i, label in spec.id2label.items()},
+            problem_type="regression" if spec.regression else "single_label_classification",
+        )
+        model = FlaxAutoModelForSequenceClassification.from_config(
+            config, seed=spec.seed, dtype=dtype, _do_init=False
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(
+            f"Cannot load model {spec.path!r} with Flax: {str(exc).splitlines()[0]}",
+            "Pass --model with a folder holding config.json and model.safetensors.",
+        ) from None
+    fresh = flatten_dict(unfreeze(model.init_weights(jax.random.PRNGKey(spec.seed), model.input_shape)))
+    template = {k: np.asarray(v) for k, v in fresh.items()}
+    if has_safetensors(folder):
+        mapped, unused = pt_to_flax(read_safetensors(folder), template, model.base_model_prefix)
+    elif (folder / "flax_model.msgpack").is_file():
+        from flax.serialization import msgpack_restore  # msgpack, not pickle
+
+        stored = flatten_dict(msgpack_restore((folder / "flax_model.msgpack").read_bytes()))
+        mapped = {k: np.asarray(v, np.float32) for k, v in stored.items()
+                  if k in template and v.shape == template[k].shape}
+        unused = [".".join(k) for k in stored if k not in mapped]
+    else:
+        raise ModelError(
+            f"No model.safetensors nor flax_model.msgpack in {spec.path!r}.",
+            "The flax backend reads safetensors weights (PyTorch naming) or Flax msgpack.",
+        )
+    if not mapped:
+        raise ModelError(f"The weights in {spec.path!r} do not fit a {config.model_type} model.", "")
+    if spec.verbose:
+        fresh_keys = sorted(".".join(k) for k in template if k not in mapped)
+        print(f"flax: newly initialised: {fresh_keys}; unused weights: {sorted(unused)}", file=sys.stderr)
+    return model, unflatten_dict({**template, **mapped})
+
+
+class FlaxEngine:
+    def __init__(self, spec: ModelSpec, total_steps: int) -> None:
+        if spec.precision not in DTYPES:
+            raise ModelError(f"The flax backend does not run {spec.precision}.", "Use fp32 or bf16.")
+        self.spec = spec
+        devices = pick_devices(spec.devices)
+        self.num_devices = len(devices)
+        first = devices[0]
+        self.device = f"{first.platform}:{first.id}" if len(devices) == 1 else f"{first.platform} x{len(devices)}"
+        mesh = Mesh(np.array(devices), ("data",))
+        self.replicated = NamedSharding(mesh, PartitionSpec())
+        self.rows = NamedSharding(mesh, PartitionSpec("data"))
+        # The model computes in the run's precision; its parameters stay float32.
+        self.model, params = load_model(spec, DTYPES[spec.precision])
+        self.params = jax.device_put(params, self.replicated)
+        decay_mask = jax.tree_util.tree_map_with_path(lambda path, _: decays(param_name(path)), params)
+        settings = spec.optimizer
+        self.tx = optax.chain(
+            optax.clip_by_global_norm(settings.max_grad_norm),
+            # The rate is a hyperparameter in the state, set by every step; the mask is static.
+            optax.inject_hyperparams(optax.adamw, static_args=("mask",))(
+                learning_rate=0.0, b1=settings.beta1, b2=settings.beta2, eps=settings.epsilon,
+                weight_decay=settings.weight_decay, mask=decay_mask,
+            ),
+        )
+        self.opt_state = jax.device_put(self.tx.init(self.params), self.replicated)
+        self.dropout_key = jax.device_put(jax.random.PRNGKey(spec.seed), self.replicated)
+        self.step = 0
+        self.traces = {"train": 0, "predict": 0}
+        # Donating the old parameters and state lets XLA update them in place.
+        self._train = jax.jit(self._train_step, out_shardings=self.replicated, donate_argnums=(0, 1))
+        self._predict = jax.jit(self._predict_step, out_shardings=self.replicated)
+
+    # Traced functions: the Python body runs once per compile, so the counters count compiles.
+    def _loss(self, logits: jax.Array, labels: jax.Array, weights: jax.Array) -> jax.Array:
+        logits = logits.astype(jnp.float32)
+        if self.spec.regression:
+            per_example = jnp.square(logits[:, 0] - labels)
+        else:
+            per_example = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+        return jnp.sum(per_example * weights) / jnp.sum(weights)
+
+    def _train_step(
+        self, params: Any, opt_state: Any, rate: jax.Array, key: jax.Array, step: jax.Array,
+        input_ids: jax.Array, mask: jax.Array, types: jax.Array, labels: jax.Array, weights: jax.Array,
+    ) -> tuple[Any, Any, jax.Array]:
+        self.traces["train"] += 1
+        dropout = jax.random.fold_in(key, step)  # depends on (seed, step) only: resumable
+
+        def loss_of(p: Any) -> jax.Array:
+            out = self.model(input_ids, mask, types, params=p, dropout_rng=dropout, train=True)
+            return self._loss(out.logits, labels, weights)
+
+        loss, grads = jax.value_and_grad(loss_of)(params)
+        clip_state, adamw_state = opt_state
+        hyper = {**adamw_state.hyperparams, "learning_rate": rate}
+        opt_state = (clip_state, adamw_state._replace(hyperparams=hyper))
+        updates, opt_state = self.tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    def _predict_step(self, params: Any, input_ids: jax.Array, mask: jax.Array, types: jax.Array) -> jax.Array:
+        self.traces["predict"] += 1
+        return self.model(input_ids, mask, types, params=params, train=False).logits.astype(jnp.float32)
+
+    def _inputs(self, batch: Batch) -> tuple[int, list[jax.Array]]:
+        """The batch's arrays split over the devices, with filler rows so each gets as many."""
+        rows = batch.input_ids.shape[0]
+        extra = -rows % self.num_devices
+        labels = batch.labels if batch.labels is not None else np.zeros(rows, np.float32)
+        labels = labels.astype(np.float32 if self.spec.regression else np.int32)
+        arrays = [batch.input_ids, batch.attention_mask, batch.token_type_ids, labels, batch.weights]
+        padded = [np.pad(a, [(0, extra)] + [(0, 0)] * (a.ndim - 1)) for a in arrays]
+        return rows, [jax.device_put(a, self.rows) for a in padded]
+
+    def train_step(self, batch: Batch, learning_rate: float) -> float:
+        _, (ids, mask, types, labels, weights) = self._inputs(batch)
+        self.params, self.opt_state, loss = self._train(
+            self.params, self.opt_state, np.float32(learning_rate), self.dropout_key, np.int32(self.step),
+            ids, mask, types, labels, weights,
+        )
+        self.step += 1
+        return float(loss)
+
+    def predict(self, batch: Batch) -> np.ndarray:
+        rows, (ids, mask, types, _, _) = self._inputs(batch)
+        return np.asarray(self._predict(self.params, ids, mask, types))[:rows]
+
+    def save_model(self, path: Path) -> None:
+        """The Hugging Face layout with PyTorch-named safetensors, so torch and tf load it as is."""
+        path.mkdir(parents=True, exist_ok=True)
+        config = self.model.config
+        config.architectures = [type(self.model).__name__.removeprefix("Flax")]
+        config.save_pretrained(str(path))
+        write_safetensors(flatten_dict(jax.device_get(self.params)), path)
+
+    def _state_leaves(self) -> tuple[list[str], list[Any], Any]:
+        with_paths, treedef = jax.tree_util.tree_flatten_with_path(self.opt_state)
+        return [jax.tree_util.keystr(p) for p, _ in with_paths], [v for _, v in with_paths], treedef
+
+    def save_state(self, path: Path) -> None:
+        names, leaves, _ = self._state_leaves()
+        host = jax.device_get(leaves)
+        # Scalars (step counts) stored as 1-element arrays; load_state reshapes from the live state.
+        save_file({n: np.ascontiguousarray(np.asarray(v).reshape(-1)) for n, v in zip(names, host, strict=True)},
+                  str(path / STATE_FILE))
+        info = {"step": self.step, "seed": self.spec.seed, "leaves": names}
+        (path / STATE_JSON).write_text(json.dumps(info, indent=1), encoding="utf-8")
+
+    def load_state(self, path: Path) -> None:
+        stored = load_file(str(path / STATE_FILE))
+        info = json.loads((path / STATE_JSON).read_text(encoding="utf-8"))
+        names, leaves, treedef = self._state_leaves()
+        if sorted(names) != sorted(stored):
+            raise ModelError(f"The optimizer state in {path} does not fit this model.", "Start a new run.")
+        restored = [stored[n].reshape(np.shape(v)).astype(v.dtype) for n, v in zip(names, leaves, strict=True)]
+        self.opt_state = jax.device_put(jax.tree_util.tree_unflatten(treedef, restored), self.replicated)
+        self.step = int(info["step"])
+
+    def compile_count(self) -> int:
+        return sum(self.traces.values())
+
+

@@ -1,0 +1,325 @@
+"""The flax backend: jit compiles, bf16, data parallel, and runs that torch loads, on a tiny BERT."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from glue_cli import events
+from glue_cli.backends import ModelSpec
+from glue_cli.batching import Batch
+from glue_cli.hookspecs import hookimpl
+from glue_cli.plugins import get_plugins
+from helpers import glue, ok, reset_plugins
+
+pytest.importorskip("flax")
+pytest.importorskip("optax")
+
+FAST = ("--max-train-samples", "48", "--max-eval-samples", "40", "--batch-size", "16",
+        "--learning-rate", "1e-3")
+MAJORITY_ACCURACY = 279 / 408  # MRPC dev: 68.4% of pairs are paraphrases
+
+
+def train(tmp_path, model, *extra):
+    return ok("train", "mrpc", "--backend", "flax", "--model", model, "--output-dir",
+              tmp_path / "run", *FAST, *extra)
+
+
+def history(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+
+
+def engine_for(model, precision="fp32", seed=42, devices=None):
+    from glue_plugins.flax_backend.engine import FlaxEngine
+
+    spec = ModelSpec(str(model), 2, False, {0: "0", 1: "1"}, precision=precision, seed=seed,
+                     devices=devices)
+    return FlaxEngine(spec, 10)
+
+
+def tiny_batch(rows: int = 2, length: int = 16) -> Batch:
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 60, (rows, length)).astype(np.int32)
+    ids[:, 0], ids[:, -1] = 2, 3
+    ids[1:, length // 2:] = 0
+    return Batch(ids, (ids > 0).astype(np.int32), np.zeros_like(ids), np.arange(rows) % 2,
+                 np.arange(rows))
+
+
+def test_train_writes_the_run_and_torch_evaluates_the_saved_model_alike(tmp_path, tiny_model,
+                                                                       real_glue):
+    result = train(tmp_path, tiny_model, "--epochs", "2", "--json")
+    summary = result.json()
+    run = tmp_path / "run"
+    assert summary["backend"] == "flax" and summary["train"]["steps"] == 6
+    assert json.loads((run / "metrics.json").read_text()) == summary
+    for name in ("config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt"):
+        assert (run / "model" / name).is_file()
+    for name in ("optimizer.safetensors", "flax_state.json", "model/model.safetensors"):
+        assert (run / "checkpoint" / name).is_file()
+    assert not [p for p in run.rglob("*") if p.suffix in {".msgpack", ".bin", ".pt", ".pkl"}]
+    kinds = [h["event"] for h in history(run)]
+    assert kinds[0] == "run_start" and kinds[-1] == "run_end"
+    assert kinds.count("step") == 6 and kinds.count("eval") == 2 and "compile" in kinds
+    assert "Results" in result.stderr and "epoch 2/2" in result.stderr
+
+    again = ok("eval", "mrpc", "--model", run, "--backend", "flax", "--max-eval-samples", "40",
+               "--json").json()
+    for name, value in summary["eval"]["validation"].items():
+        assert again["validation"][name] == pytest.approx(value, abs=1e-6)
+
+    pytest.importorskip("torch")
+    on_torch = ok("eval", "mrpc", "--model", run, "--backend", "torch", "--max-eval-samples", "40",
+                  "--json").json()
+    for name, value in summary["eval"]["validation"].items():
+        assert on_torch["validation"][name] == pytest.approx(value, abs=0.002)
+
+
+def test_saved_weights_are_pytorch_named_and_give_torch_the_same_logits(tmp_path, tiny_model):
+    torch = pytest.importorskip("torch")
+    from safetensors.numpy import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    engine = engine_for(tiny_model)
+    batch = tiny_batch()
+    engine.train_step(batch, 1e-2)  # move the weights away from the files'
+    engine.save_model(tmp_path / "model")
+    saved = load_file(str(tmp_path / "model" / "model.safetensors"))
+    assert "bert.encoder.layer.0.attention.self.query.weight" in saved
+    assert "classifier.weight" in saved and saved["classifier.weight"].shape == (2, 32)
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "model").eval()
+    with torch.no_grad():
+        expected = model(input_ids=torch.from_numpy(batch.input_ids).long(),
+                         attention_mask=torch.from_numpy(batch.attention_mask).long(),
+                         token_type_ids=torch.from_numpy(batch.token_type_ids).long()).logits.numpy()
+    np.testing.assert_allclose(engine.predict(batch), expected, atol=1e-5)
+
+
+def test_loads_pytorch_safetensors_without_torch(tiny_model):
+    """The flax backend converts PyTorch-named safetensors itself: torch need not be installed."""
+    script = (
+        "import sys; sys.modules['torch'] = None\n"  # any `import torch` now fails
+        "import numpy as np\n"
+        "from safetensors.numpy import load_file\n"
+        "from glue_cli.backends import ModelSpec\n"
+        "from glue_plugins.flax_backend.engine import FlaxEngine\n"
+        f"e = FlaxEngine(ModelSpec({str(tiny_model)!r}, 2, False, {{0: '0', 1: '1'}}), 1)\n"
+        f"pt = load_file({str(tiny_model / 'model.safetensors')!r})\n"
+        "p = e.params['bert']\n"
+        "q = p['encoder']['layer']['0']['attention']['self']['query']['kernel']\n"
+        "assert np.array_equal(np.asarray(q), pt['encoder.layer.0.attention.self.query.weight'].T)\n"
+        "w = p['embeddings']['word_embeddings']['embedding']\n"
+        "assert np.array_equal(np.asarray(w), pt['embeddings.word_embeddings.weight'])\n"
+        "n = p['encoder']['layer']['1']['output']['LayerNorm']['scale']\n"
+        "assert np.array_equal(np.asarray(n), pt['encoder.layer.1.output.LayerNorm.weight'])\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "USE_TORCH": "0", "USE_TF": "0"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+def test_the_classification_head_is_initialised_from_the_seed(tiny_model):
+    def head(seed):
+        return np.asarray(engine_for(tiny_model, seed=seed).params["classifier"]["kernel"])
+
+    assert np.array_equal(head(1), head(1))
+    assert not np.array_equal(head(1), head(2))
+
+
+def test_weight_decay_spares_biases_and_layernorm(tiny_model):
+    """Same gradients, with and without decay: only the decayed parameters differ."""
+    import dataclasses
+
+    from flax.traverse_util import flatten_dict
+
+    from glue_cli.optimization import OptimizerSettings
+    from glue_plugins.flax_backend.engine import FlaxEngine
+
+    base = ModelSpec(str(tiny_model), 2, False, {0: "0", 1: "1"})
+    plain, decayed = (
+        FlaxEngine(dataclasses.replace(base, optimizer=OptimizerSettings(weight_decay=wd)), 1)
+        for wd in (0.0, 0.5)
+    )
+    assert set(plain.opt_state[1].hyperparams) == {"learning_rate", "b1", "b2", "eps", "eps_root", "weight_decay"}
+    batch = tiny_batch()
+    assert plain.train_step(batch, 1e-2) == decayed.train_step(batch, 1e-2)
+    a, b = (flatten_dict(e.params, sep=".") for e in (plain, decayed))
+    for name in ("bert.embeddings.LayerNorm.scale", "bert.encoder.layer.0.output.dense.bias",
+                 "classifier.bias"):
+        np.testing.assert_array_equal(a[name], b[name])
+    for name in ("bert.encoder.layer.0.attention.self.query.kernel", "classifier.kernel",
+                 "bert.embeddings.word_embeddings.embedding"):
+        assert not np.allclose(a[name], b[name])
+
+
+def test_steps_compile_at_most_once_per_length_bucket(tmp_path, tiny_model, real_glue):
+    from glue_plugins.flax_backend.backend import FlaxBackend
+
+    engines = []
+    original = FlaxBackend.create
+
+    def spy(self, spec, steps):
+        engines.append(original(self, spec, steps))
+        return engines[-1]
+
+    try:
+        FlaxBackend.create = spy
+        train(tmp_path, tiny_model, "--epochs", "2", "--max-seq-length", "64",
+              "--max-train-samples", "96", "--eval-batch-size", "16", "-q")
+    finally:
+        FlaxBackend.create = original
+    (engine,) = engines
+    bound = math.ceil(64 / 16)
+    assert 1 <= engine.traces["train"] <= bound and 1 <= engine.traces["predict"] <= bound
+    assert engine.compile_count() == engine.traces["train"] + engine.traces["predict"]
+    compiles = [h for h in history(tmp_path / "run") if h["event"] == "compile"]
+    assert compiles and all(h["shape"][1] % 16 == 0 and h["shape"][0] == 16 for h in compiles)
+
+
+def test_bf16_really_computes_in_bf16(tiny_model):
+    import jax
+    import jax.numpy as jnp
+
+    engine = engine_for(tiny_model, precision="bf16")
+    batch = tiny_batch()
+    ids, mask, types = (jnp.asarray(a) for a in (batch.input_ids, batch.attention_mask,
+                                                 batch.token_type_ids))
+    logits = engine.model(ids, mask, types, params=engine.params, train=False).logits
+    assert logits.dtype == jnp.bfloat16
+    jaxpr = str(jax.make_jaxpr(lambda p: engine.model(ids, mask, types, params=p).logits)(engine.params))
+    assert "dot_general" in jaxpr and "bf16[2,16,32]" in jaxpr
+    in_bf16, in_fp32 = engine.predict(batch), engine_for(tiny_model).predict(batch)
+    assert in_bf16.dtype == np.float32 and not np.array_equal(in_bf16, in_fp32)
+    np.testing.assert_allclose(in_bf16, in_fp32, atol=0.05)
+    # Parameters and optimizer state stay float32.
+    assert np.isfinite(engine.train_step(batch, 1e-3))
+    leaves = jax.tree_util.tree_leaves((engine.params, engine.opt_state))
+    assert {leaf.dtype for leaf in leaves if jnp.issubdtype(leaf.dtype, jnp.floating)} == {np.dtype("float32")}
+
+
+def test_amp_is_fp32_on_a_cpu_without_native_bf16(tmp_path, tiny_model, real_glue):
+    from glue_plugins.flax_backend.backend import FlaxBackend, cpu_has_native_bf16
+
+    avx2 = tmp_path / "avx2"
+    avx2.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n")
+    amx = tmp_path / "amx"
+    amx.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    assert not cpu_has_native_bf16(avx2) and cpu_has_native_bf16(amx)
+    assert not cpu_has_native_bf16(tmp_path / "missing")
+    expected = "bf16" if cpu_has_native_bf16() else "fp32"
+    assert FlaxBackend().amp_precision("cpu:0") == expected
+    assert FlaxBackend().amp_precision("gpu:0") == "bf16"
+    result = train(tmp_path, tiny_model, "--epochs", "1", "--amp", "-q")
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["precision"] == expected
+    if expected == "fp32":  # the warning, and nothing else (no framework chatter under -q)
+        assert "--precision bf16 forces bf16" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_regression_head_trains_on_float_targets(tiny_model):
+    from glue_plugins.flax_backend.engine import FlaxEngine
+
+    engine = FlaxEngine(ModelSpec(str(tiny_model), 1, True, {0: "score"}), 1)
+    batch = tiny_batch()
+    batch.labels = np.array([0.5, 4.2], dtype=np.float32)
+    assert np.isfinite(engine.train_step(batch, 1e-3))
+    assert engine.predict(batch).shape == (2, 1)
+
+
+def test_last_partial_batch_is_evaluated_once(tiny_model, real_glue):
+    from glue_cli.evaluation import split_logits
+    from glue_cli.trainer import prepare_data
+    from glue_plugins.flax_backend.backend import FlaxBackend
+
+    p = prepare_data("mrpc", "flax", str(tiny_model), None, ["validation"], 128,
+                     {"validation": 37})
+    engine, backend = engine_for(tiny_model), FlaxBackend()
+    seen = []
+
+    class Spy:
+        def predict(self, batch):
+            assert batch.input_ids.shape[0] == 16  # the last batch is padded with filler rows
+            seen.extend(int(i) for i in batch.example_index if i >= 0)
+            return engine.predict(batch)
+
+    by_16 = split_logits(Spy(), backend, p.encoded["validation"], 16, 128, 0, 2)
+    assert sorted(seen) == list(range(37))
+    whole = split_logits(engine, backend, p.encoded["validation"], 37, 128, 0, 2)
+    np.testing.assert_allclose(by_16, whole, atol=1e-5)
+
+
+def test_resume_continues_an_interrupted_run_exactly(tmp_path, tiny_model, real_glue):
+    full = train(tmp_path / "full", tiny_model, "--epochs", "2", "--json").json()
+
+    class Interrupt:
+        @hookimpl
+        def glue_on_event(self, event):
+            if isinstance(event, events.CheckpointSaved) and event.epoch == 1:
+                raise KeyboardInterrupt
+
+    args = ("train", "mrpc", "--backend", "flax", "--model", tiny_model, "--output-dir",
+            tmp_path / "cut" / "run", *FAST, "--epochs", "2")
+    from typer.testing import CliRunner
+
+    from glue_cli.cli import build_app
+
+    reset_plugins()
+    get_plugins().pm.register(Interrupt(), name="interrupt")
+    interrupted = CliRunner().invoke(build_app(), [str(a) for a in args])
+    assert interrupted.exit_code == 130
+    resumed = ok(*args, "--resume", "--json").json()
+    losses = [h["loss"] for h in history(tmp_path / "cut/run") if h["event"] == "step"]
+    full_losses = [h["loss"] for h in history(tmp_path / "full/run") if h["event"] == "step"]
+    np.testing.assert_allclose(losses, full_losses, rtol=1e-5)
+    for name, value in full["eval"]["validation"].items():
+        assert resumed["eval"]["validation"][name] == pytest.approx(value, abs=1e-6)
+
+
+def test_more_devices_than_visible_is_a_clear_error(tmp_path, tiny_model, real_glue):
+    import jax
+
+    result = glue("train", "mrpc", "--backend", "flax", "--model", tiny_model, "--output-dir",
+                  tmp_path / "run", *FAST, "--devices", str(len(jax.local_devices()) + 1))
+    assert result.exit_code == 2 and "--devices" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_two_devices_give_the_metrics_of_one(tmp_path, tiny_model, real_glue):
+    """Data parallel on two virtual CPU devices (XLA_FLAGS must be set before jax is imported)."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "USE_TORCH": "0", "USE_TF": "0"}
+    # 37 dev rows in batches of 15: the last batch is partial, and 15 rows do not split in two.
+    args = ["train", "mrpc", "--backend", "flax", "--model", str(tiny_model), *map(str, FAST),
+            "--epochs", "2", "--eval-batch-size", "15", "--max-eval-samples", "37", "--json"]
+    runs = {}
+    for devices in ("1", "2"):
+        out = tmp_path / f"d{devices}"
+        done = subprocess.run([sys.executable, "-m", "glue_cli", *args, "--output-dir", str(out),
+                               "--devices", devices], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[devices] = json.loads(done.stdout), out
+    (one, out1), (two, out2) = runs["1"], runs["2"]
+    assert json.loads((out2 / "config.json").read_text())["device"] == "cpu x2"
+    assert json.loads((out1 / "config.json").read_text())["device"] == "cpu:0"
+    for name, value in one["eval"]["validation"].items():
+        assert two["eval"]["validation"][name] == pytest.approx(value, abs=1e-5)
+    losses = [[h["loss"] for h in history(o) if h["event"] == "step"] for o in (out1, out2)]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
+    evals = [h for h in history(out2) if h["event"] == "eval"]
+    assert all(h["examples"] == 37 for h in evals)
+
+
+@pytest.mark.slow
+def test_minilm_on_600_mrpc_rows_beats_the_majority_class(tmp_path, real_glue):
+    summary = ok(
+        "train", "mrpc", "--backend", "flax", "--max-train-samples", "600",
+        "--learning-rate", "1e-4", "--epochs", "3", "--output-dir", tmp_path / "run", "--json",
+    ).json()
+    dev = summary["eval"]["validation"]
+    assert dev["accuracy"] > MAJORITY_ACCURACY + 0.01, dev
+    assert dev["f1"] > 0.812, dev  # the majority class's F1
