@@ -8,8 +8,9 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from glue_cli import plugins
+from glue_cli import events, plugins
 from glue_cli.cli import build_app
+from glue_cli.hookspecs import hookimpl
 
 
 @dataclass
@@ -39,3 +40,20 @@ def ok(*args: str) -> Result:
     result = glue(*args)
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     return result
+
+
+class InterruptAfterFirstEpoch:
+    """A plugin that presses Ctrl-C right after the first epoch's checkpoint."""
+
+    @hookimpl
+    def glue_on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.CheckpointSaved) and event.epoch == 1:
+            raise KeyboardInterrupt
+
+
+def glue_interrupted(*args: str) -> Result:
+    """Run ``glue ARGS`` and interrupt it after its first epoch, as a user's Ctrl-C would."""
+    reset_plugins()
+    plugins.get_plugins().pm.register(InterruptAfterFirstEpoch(), name="interrupt")
+    result = CliRunner().invoke(build_app(), [str(a) for a in args])
+    return Result(result.exit_code, result.stdout, result.stderr, result.exception)

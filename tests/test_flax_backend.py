@@ -10,12 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glue_cli import events
 from glue_cli.backends import ModelSpec
 from glue_cli.batching import Batch
-from glue_cli.hookspecs import hookimpl
-from glue_cli.plugins import get_plugins
-from helpers import glue, ok, reset_plugins
+from helpers import glue, glue_interrupted, ok
 
 pytest.importorskip("flax")
 pytest.importorskip("optax")
@@ -257,21 +254,9 @@ def test_last_partial_batch_is_evaluated_once(tiny_model, real_glue):
 def test_resume_continues_an_interrupted_run_exactly(tmp_path, tiny_model, real_glue):
     full = train(tmp_path / "full", tiny_model, "--epochs", "2", "--json").json()
 
-    class Interrupt:
-        @hookimpl
-        def glue_on_event(self, event):
-            if isinstance(event, events.CheckpointSaved) and event.epoch == 1:
-                raise KeyboardInterrupt
-
     args = ("train", "mrpc", "--backend", "flax", "--model", tiny_model, "--output-dir",
             tmp_path / "cut" / "run", *FAST, "--epochs", "2")
-    from typer.testing import CliRunner
-
-    from glue_cli.cli import build_app
-
-    reset_plugins()
-    get_plugins().pm.register(Interrupt(), name="interrupt")
-    interrupted = CliRunner().invoke(build_app(), [str(a) for a in args])
+    interrupted = glue_interrupted(*args)
     assert interrupted.exit_code == 130
     resumed = ok(*args, "--resume", "--json").json()
     losses = [h["loss"] for h in history(tmp_path / "cut/run") if h["event"] == "step"]

@@ -20,10 +20,7 @@ pytest.importorskip("tf_keras")
 # every framework, so these tests and the torch backend's can share a pytest run.
 import transformers  # noqa: E402, F401
 
-from glue_cli import events  # noqa: E402
-from glue_cli.hookspecs import hookimpl  # noqa: E402
-from glue_cli.plugins import get_plugins  # noqa: E402
-from helpers import glue, ok, reset_plugins  # noqa: E402
+from helpers import glue, glue_interrupted, ok  # noqa: E402
 
 FAST = ("--max-train-samples", "48", "--max-eval-samples", "40", "--batch-size", "16",
         "--learning-rate", "1e-3")
@@ -182,23 +179,9 @@ def test_native_bf16_reads_the_cpu_flags(tmp_path):
 def test_resume_continues_an_interrupted_run_exactly(tmp_path, tiny_model, real_glue):
     full = train(tmp_path / "full", tiny_model, "--epochs", "2", "--json").json()
 
-    class Interrupt:
-        """Ctrl-C right after the first epoch's checkpoint."""
-
-        @hookimpl
-        def glue_on_event(self, event):
-            if isinstance(event, events.CheckpointSaved) and event.epoch == 1:
-                raise KeyboardInterrupt
-
     args = ("train", "mrpc", "--backend", "tf", "--model", tiny_model, "--output-dir",
             tmp_path / "cut" / "run", *FAST, "--epochs", "2")
-    from typer.testing import CliRunner
-
-    from glue_cli.cli import build_app
-
-    reset_plugins()
-    get_plugins().pm.register(Interrupt(), name="interrupt")
-    interrupted = CliRunner().invoke(build_app(), [str(a) for a in args])
+    interrupted = glue_interrupted(*args)
     assert interrupted.exit_code == 130
     state = json.loads((tmp_path / "cut/run/checkpoint/state.json").read_text())
     assert state == {"step": 3, "epoch": 1}

@@ -5,10 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from glue_cli import events
-from glue_cli.hookspecs import hookimpl
-from glue_cli.plugins import get_plugins
-from helpers import glue, ok
+from helpers import glue, glue_interrupted, ok
 
 torch = pytest.importorskip("torch")
 
@@ -126,24 +123,9 @@ def test_amp_chooses_a_precision_the_device_runs_fast(tmp_path, tiny_model, real
 def test_resume_continues_an_interrupted_run_exactly(tmp_path, tiny_model, real_glue):
     full = train(tmp_path / "full", tiny_model, "--epochs", "2", "--json").json()
 
-    class Interrupt:
-        """Ctrl-C right after the first epoch's checkpoint."""
-
-        @hookimpl
-        def glue_on_event(self, event):
-            if isinstance(event, events.CheckpointSaved) and event.epoch == 1:
-                raise KeyboardInterrupt
-
     args = ("train", "mrpc", "--backend", "torch", "--model", tiny_model, "--output-dir",
             tmp_path / "cut" / "run", *FAST, "--epochs", "2")
-    from typer.testing import CliRunner
-
-    from glue_cli.cli import build_app
-    from helpers import reset_plugins
-
-    reset_plugins()
-    get_plugins().pm.register(Interrupt(), name="interrupt")
-    interrupted = CliRunner().invoke(build_app(), [str(a) for a in args])
+    interrupted = glue_interrupted(*args)
     assert interrupted.exit_code == 130
     assert "--resume" in interrupted.stderr
     state = json.loads((tmp_path / "cut/run/checkpoint/state.json").read_text())
