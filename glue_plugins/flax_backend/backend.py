@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from typing import Any
 
-from glue_cli.backends import ModelSpec
+from glue_cli.backends import ModelSpec, cpu_has_native_bf16
 
 FRAMEWORK_MODULES = ("jax", "flax", "optax")
 
-
-def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX); without, XLA emulates it.
-
-    Emulated bf16 matrix products run many times slower than fp32 (about 60x on an AVX2-only
-    EPYC), so ``--amp`` must not pick bf16 there. Unknown (no /proc/cpuinfo): assume not.
-    """
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            return bool(flags & {"avx512_bf16", "amx_bf16"})
-    return False
 
 
 class FlaxBackend:

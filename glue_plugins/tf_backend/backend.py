@@ -9,28 +9,15 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+# One cpuinfo check serves every backend; the tf name stays importable for its callers.
 from glue_cli.backends import ModelSpec
+from glue_cli.backends import cpu_has_native_bf16 as native_bf16
 
 # C++ log levels: 0 all, 1 no INFO, 2 no WARNING (oneDNN notices, CUDA-not-found, XLA chatter).
 QUIET_CPP_LOG_LEVEL = "2"
-
-
-def native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX).
-
-    Without either (AVX2 only), TF emulates bf16 matrix products, tens of times slower
-    than fp32: there fp32 is the fast precision. TF has no public query for this, and
-    oneDNN's own check also accepts AVX-512 without BF16, which still emulates.
-    """
-    try:
-        flags = cpuinfo.read_text(encoding="utf-8", errors="replace").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def load_tensorflow() -> ModuleType:
