@@ -30,7 +30,8 @@ class Batch:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.input_ids.shape  # type: ignore[return-value]
+        rows, length = self.input_ids.shape
+        return rows, length
 
 
 def padded_length(longest: int, multiple: int, cap: int) -> int:

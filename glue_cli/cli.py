@@ -289,7 +289,7 @@ def list_plugins(json_out: Json = False) -> None:
     """Installed plugins: name, version, hooks, where from, and load errors."""
     infos = get_plugins().infos
     get_tasks(), get_backends()  # a hook that raises is recorded on its plugin
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": i.name, "version": i.version, "origin": i.origin, "module": i.module,
          "hooks": i.hooks, "error": i.error}
         for i in infos

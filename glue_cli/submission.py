@@ -9,6 +9,7 @@ float for STS-B.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def check_free(paths: list[Path], overwrite: bool) -> None:
         )
 
 
-def write_tsv(path: Path, header: str, rows: list[tuple[str, ...]]) -> None:
+def write_tsv(path: Path, header: str, rows: Sequence[tuple[str, ...]]) -> None:
     with atomic_file(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write(header + "\n")

@@ -47,6 +47,7 @@ def tiny_batch(rows: int = 2, length: int = 16) -> Batch:
                  np.arange(rows))
 
 
+@pytest.mark.cross
 def test_train_writes_the_run_and_torch_evaluates_the_saved_model_alike(tmp_path, tiny_model,
                                                                        real_glue):
     result = train(tmp_path, tiny_model, "--epochs", "2", "--json")
@@ -76,6 +77,7 @@ def test_train_writes_the_run_and_torch_evaluates_the_saved_model_alike(tmp_path
         assert on_torch["validation"][name] == pytest.approx(value, abs=0.002)
 
 
+@pytest.mark.cross
 def test_saved_weights_are_pytorch_named_and_give_torch_the_same_logits(tmp_path, tiny_model):
     torch = pytest.importorskip("torch")
     from safetensors.numpy import load_file

@@ -193,6 +193,7 @@ def test_resume_continues_an_interrupted_run_exactly(tmp_path, tiny_model, real_
     close(resumed["eval"], full["eval"], 1e-6)
 
 
+@pytest.mark.cross
 def test_tf_trained_model_evaluates_the_same_on_torch(tmp_path, tiny_model, real_glue):
     pytest.importorskip("torch")
     summary = train(tmp_path, tiny_model, "--epochs", "1", "--json").json()
@@ -206,6 +207,7 @@ def test_tf_trained_model_evaluates_the_same_on_torch(tmp_path, tiny_model, real
     assert_same_logits_as_torch(run / "model")
 
 
+@pytest.mark.cross
 def test_torch_trained_model_evaluates_the_same_on_tf(tmp_path, tiny_model, real_glue):
     pytest.importorskip("torch")
     run = tmp_path / "run"
