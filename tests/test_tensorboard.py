@@ -7,8 +7,10 @@ import sys
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from glue_cli import events
+from glue_cli.cli import build_app
 from glue_cli.config import resolve
 from glue_cli.errors import UnknownNameError
 from glue_cli.hookspecs import hookimpl
@@ -64,6 +66,39 @@ def test_scalars_tensorboard_reads_back_equal_the_history(tmp_path, tiny_model, 
         assert scalars[f"eval/validation/{metric}"] == [
             (last_step[h["epoch"]], f32(h["metrics"][metric])) for h in evals
         ]
+
+
+class InterruptAtStep4:
+    """Ctrl-C during the second epoch (3 steps each), after step 4 was reported."""
+
+    @hookimpl
+    def glue_on_event(self, event):
+        if isinstance(event, events.StepEnded) and event.step == 4:
+            raise KeyboardInterrupt
+
+
+def test_a_resumed_run_shows_each_step_once(tmp_path, tiny_model, real_glue):
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    args = ("train", "mrpc", "--backend", "torch", "--model", tiny_model, "--output-dir", run, *FAST,
+            "--epochs", "2", "--report-to", "tensorboard")
+    reset_plugins()
+    get_plugins().pm.register(InterruptAtStep4(), name="interrupt")
+    assert CliRunner().invoke(build_app(), [str(a) for a in args]).exit_code == 130
+    ok(*args, "--resume")
+    # history.jsonl keeps both runs' step 4; TensorBoard drops the interrupted run's steps after its
+    # checkpoint (step 3), so the curve has each step once, the resumed run's value.
+    steps = [h for h in history(run) if h["event"] == "step"]
+    assert [h["step"] for h in steps] == [1, 2, 3, 4, 4, 5, 6]
+    assert len(list((run / "tensorboard").glob("events.out.tfevents.*"))) == 2
+    accumulator = EventAccumulator(str(run / "tensorboard"))
+    accumulator.Reload()
+    latest = {h["step"]: f32(h["loss"]) for h in steps}
+    assert [(s.step, s.value) for s in accumulator.Scalars("train/loss")] == sorted(latest.items())
+    assert [s.step for s in accumulator.Scalars("eval/validation/accuracy")] == [3, 6]
 
 
 def test_opt_in_reporters_get_no_events_unless_named(tmp_path, tiny_model, real_glue):

@@ -50,8 +50,10 @@ class TensorBoardReporter:
         folder = Path(e.run_dir) / FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         # TensorBoard's own naming: it finds files by "tfevents" and reads them in name (= time) order,
-        # so a resumed run's new file is read after the interrupted run's.
-        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.glue"
+        # so a resumed run's new file is read after the interrupted run's. The nanoseconds keep two
+        # runs of one process in one second (tests) apart, and in order.
+        now = time.time_ns()
+        name = f"events.out.tfevents.{now // 10**9:010d}.{socket.gethostname()}.{os.getpid()}.{now}.glue"
         self.file = open(folder / name, "wb")
         self.records = RecordWriter(self.file)
         self.step = e.start_step
