@@ -162,6 +162,11 @@ def train(
     do_predict: Annotated[
         bool, typer.Option("--do-predict", help="After training, write test predictions to <run>/predictions.")
     ] = False,
+    report_to: Annotated[
+        str | None,
+        typer.Option(help="Also report to these, comma-separated: tensorboard (<run>/tensorboard), a plugin's "
+                     "reporter, or none. Console and history.jsonl always run."),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="JSON or TOML file of settings (flags win).")
     ] = None,

@@ -51,6 +51,8 @@ class RunConfig:
     label_field: str | None = None
     labels: str | None = None
     do_predict: bool = False
+    # Opt-in reporters (plugin names, comma-separated), e.g. "tensorboard"; console and history always run.
+    report_to: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,6 +68,8 @@ def default_of(name: str) -> Any:
 
 
 def _convert(name: str, raw: Any, kind: str, source: str) -> Any:
+    if isinstance(raw, list) and kind.startswith("str"):
+        return ",".join(str(item) for item in raw)  # a list in a config file: the flag's comma-separated form
     if raw is None or not isinstance(raw, str):
         return raw
     try:

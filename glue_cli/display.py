@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -23,4 +24,5 @@ def metrics_table(results: dict[str, dict[str, float]], title: str = "Results") 
 
 
 def error_line(message: str) -> None:
-    console().print(f"[bold red]Error:[/] {message}", soft_wrap=True, markup=True)
+    # Escaped: messages hold brackets that are not markup (pip install "glue-cli[tf]", a file's [row]).
+    console().print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True, markup=True)

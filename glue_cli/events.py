@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import pluggy
+
+from glue_cli.reporting import is_opt_in
 
 
 @dataclass
@@ -105,15 +108,22 @@ class RunEnded(Event):
 
 
 class EventSink:
-    """Hands events to each ``glue_on_event`` implementation; a failing one is warned about, then skipped."""
+    """Hands events to each ``glue_on_event`` implementation; a failing one is warned about, then skipped.
 
-    def __init__(self, pm: pluggy.PluginManager) -> None:
+    An opt-in reporter (``opt_in = True``, see ``glue_cli.reporting``) gets events only when it is
+    in ``enabled`` (the plugin names ``--report-to`` turned on).
+    """
+
+    def __init__(self, pm: pluggy.PluginManager, enabled: Collection[str] = ()) -> None:
         self._pm = pm
+        self._enabled = frozenset(enabled)
         self._broken: set[str] = set()
 
     def __call__(self, event: Event) -> None:
         for impl in self._pm.hook.glue_on_event.get_hookimpls():
             if impl.plugin_name in self._broken:
+                continue
+            if is_opt_in(impl.plugin) and impl.plugin_name not in self._enabled:
                 continue
             try:
                 impl.function(event=event)

@@ -28,4 +28,4 @@ def glue_register_commands(app: Any) -> None:
 
 @hookspec
 def glue_on_event(event: Any) -> None:
-    """Receive every training event (``glue_cli.events``): run start, step, eval, epoch end, checkpoint, run end."""
+    """Receive every training event (``glue_cli.events``); an ``opt_in = True`` plugin only if --report-to names it."""

@@ -45,6 +45,7 @@ from glue_cli.features import Encoded, encode
 from glue_cli.models import load_tokenizer, resolve_model
 from glue_cli.optimization import OptimizerSettings, Schedule
 from glue_cli.plugins import get_backends, get_plugins, get_tasks
+from glue_cli.reporting import enabled_reporters
 from glue_cli.runs import default_run_path, git_commit, prepare
 from glue_cli.submission import check_free, submission_paths, write_eval_predictions, write_submission
 from glue_cli.tasks import Task
@@ -196,6 +197,8 @@ def model_spec(
 def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict[str, Any]:
     """Fine-tune, evaluate after each epoch, checkpoint, save; returns what metrics.json holds."""
     started = time.perf_counter()
+    # Before any work: an unknown or uninstalled --report-to reporter is one line, not a late failure.
+    reporters = enabled_reporters(split_list(config.report_to) or (), get_plugins().pm)
     backend = open_backend(config.backend)
     files = files_of(config)
     roles = ("train", "eval", "test") if config.do_predict else ("train", "eval")
@@ -206,7 +209,7 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
     precision = choose_precision(p.backend, config.precision, config.amp, p.backend.devices()[0])
     out = Path(config.output_dir or default_run_path(p.task.name, p.backend.name))
     run = prepare(out, config.overwrite, config.resume)
-    emit = EventSink(get_plugins().pm)
+    emit = EventSink(get_plugins().pm, reporters)
 
     train_data = p.encoded["train"]
     steps_per_epoch = num_batches(len(train_data), config.batch_size)
