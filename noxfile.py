@@ -49,9 +49,9 @@ def tests(session: nox.Session, backend: str) -> None:
     The other backends' tests skip themselves, and tests/test_isolation.py checks that their
     frameworks really are absent and that those backends say they are unavailable.
     """
-    install(session, f"{backend},test")
+    install(session, f"{backend},tensorboard,test")
     default = ["-m", "not slow", "tests"] if backend in SLOW_UNVERIFIED else ["tests"]
-    session.run("pytest", "-q", *(session.posargs or default), env={"GLUE_TEST_BACKEND": backend})
+    session.run("pytest", "-q", *(session.posargs or default), env={"NOX_BACKEND": backend})
 
 
 @nox.session(python=PYTHON)

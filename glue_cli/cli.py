@@ -14,7 +14,7 @@ from rich.table import Table
 
 from glue_cli import __version__
 from glue_cli.backends import install_hint
-from glue_cli.config import default_of, resolve
+from glue_cli.config import default_of, resolve, setting
 from glue_cli.display import console, error_line, metrics_table
 from glue_cli.errors import ConfigError, GlueError
 from glue_cli.plugins import get_backends, get_plugins, get_tasks
@@ -228,9 +228,9 @@ def evaluate(
 
     warn_broken_plugins()
     request = inference.Request(
-        task, require_model(model), backend or default_of("backend"), str(data_dir) if data_dir else None,
+        task, require_model(model), backend or setting("backend"), str(data_dir) if data_dir else None,
         files_given(validation_file, None, text_fields, label_field),
-        max_seq_length or default_of("max_seq_length"), batch_size, max_eval_samples, amp, precision, verbose,
+        max_seq_length or setting("max_seq_length"), batch_size, max_eval_samples, amp, precision, verbose,
         devices,
     )
     results = inference.evaluate(request)
@@ -270,8 +270,8 @@ def predict(
 
     warn_broken_plugins()
     request = inference.Request(
-        task, require_model(model), backend or default_of("backend"), str(data_dir) if data_dir else None,
-        files_given(None, test_file, text_fields), max_seq_length or default_of("max_seq_length"), batch_size,
+        task, require_model(model), backend or setting("backend"), str(data_dir) if data_dir else None,
+        files_given(None, test_file, text_fields), max_seq_length or setting("max_seq_length"), batch_size,
         None, amp, precision, verbose, devices,
     )
     written = inference.predict(request, output_dir, overwrite, make_zip)

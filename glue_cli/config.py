@@ -67,6 +67,15 @@ def default_of(name: str) -> Any:
     return None if f.default is MISSING else f.default
 
 
+def setting(name: str) -> Any:
+    """An option left off where there is no --config file (glue eval, glue predict): GLUE_<NAME>, else the default."""
+    env = os.environ.get(f"GLUE_{name.upper()}")
+    if env is not None and name not in _NOT_FROM_ENV:
+        kind = str({f.name: f for f in fields(RunConfig)}[name].type)
+        return _convert(name, env, kind, f"GLUE_{name.upper()}")
+    return default_of(name)
+
+
 def _convert(name: str, raw: Any, kind: str, source: str) -> Any:
     if isinstance(raw, list) and kind.startswith("str"):
         return ",".join(str(item) for item in raw)  # a list in a config file: the flag's comma-separated form

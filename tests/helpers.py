@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,3 +68,11 @@ def predicted_classes(run: Path) -> set[str]:
     """The labels a run predicted on the dev set (from eval_predictions/validation.tsv)."""
     lines = (run / "eval_predictions" / "validation.tsv").read_text().splitlines()[1:]
     return {line.split("\t")[1] for line in lines}
+
+
+# What each first-party backend needs importable (the nox matrix installs one set per session).
+FRAMEWORK_MODULES = {"torch": ("torch",), "tf": ("tensorflow", "tf_keras"), "flax": ("jax", "flax", "optax")}
+
+
+def framework_installed(backend: str) -> bool:
+    return all(importlib.util.find_spec(module) is not None for module in FRAMEWORK_MODULES[backend])

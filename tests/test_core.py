@@ -115,6 +115,14 @@ def test_config_precedence_flag_env_file_default(tmp_path, monkeypatch):
     assert (c.epochs, c.amp) == (2, True)
 
 
+def test_eval_and_predict_take_settings_from_the_environment_too(monkeypatch):
+    monkeypatch.delenv("GLUE_BACKEND", raising=False)
+    assert (cfg.setting("backend"), cfg.setting("max_seq_length")) == ("torch", 128)
+    monkeypatch.setenv("GLUE_BACKEND", "flax")
+    monkeypatch.setenv("GLUE_MAX_SEQ_LENGTH", "64")
+    assert (cfg.setting("backend"), cfg.setting("max_seq_length")) == ("flax", 64)
+
+
 def test_config_errors_are_user_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("GLUE_EPOCHS", "three")
     with pytest.raises(ConfigError, match="GLUE_EPOCHS: epochs = 'three' is not a valid int"):

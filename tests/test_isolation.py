@@ -1,29 +1,24 @@
 """Each backend works without the other frameworks, and a backend whose framework is absent says so.
 
 The nox matrix runs the suite once per backend in an environment holding only that backend's
-framework (``GLUE_TEST_BACKEND`` names it); there the other two backends' tests below run for real.
+framework (``NOX_BACKEND`` names it); there the other two backends' tests below run for real.
 """
 
-import importlib.util
 import os
 
 import pytest
 
-from helpers import glue, ok
+from helpers import FRAMEWORK_MODULES, framework_installed, glue, ok
 from test_errors import one_line_error
 
-FRAMEWORK_MODULES = {"torch": ("torch",), "tf": ("tensorflow", "tf_keras"), "flax": ("jax", "flax", "optax")}
-
-
-def installed(backend: str) -> bool:
-    return all(importlib.util.find_spec(module) is not None for module in FRAMEWORK_MODULES[backend])
+# Set by noxfile.py; not GLUE_-prefixed, since the tests clear every GLUE_ variable.
+ONLY = os.environ.get("NOX_BACKEND")
 
 
 def test_this_session_holds_only_its_own_framework():
-    only = os.environ.get("GLUE_TEST_BACKEND")
-    if not only:
-        pytest.skip("GLUE_TEST_BACKEND is set by the per-backend nox sessions")
-    assert {b for b in FRAMEWORK_MODULES if installed(b)} == {only}
+    if not ONLY:
+        pytest.skip("NOX_BACKEND is set by the per-backend nox sessions")
+    assert {b for b in FRAMEWORK_MODULES if framework_installed(b)} == {ONLY}
     assert ok("backends", "--json").json()  # listing every backend imports no missing framework
 
 
@@ -31,7 +26,7 @@ def test_this_session_holds_only_its_own_framework():
 def test_a_backend_without_its_framework_is_listed_unavailable_and_refuses_to_train(
     backend, tiny_model, real_glue, tmp_path
 ):
-    if installed(backend):
+    if framework_installed(backend):
         pytest.skip(f"the {backend} backend's framework is installed here")
     row = {r["name"]: r for r in ok("backends", "--json").json()}[backend]
     assert row["available"] is False and row["reason"], row

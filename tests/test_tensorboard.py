@@ -23,7 +23,7 @@ FAST = ("--max-train-samples", "48", "--max-eval-samples", "40", "--batch-size",
 
 
 def train(run, model, *extra):
-    return ok("train", "mrpc", "--backend", "torch", "--model", model, "--output-dir", run, *FAST, *extra)
+    return ok("train", "mrpc", "--model", model, "--output-dir", run, *FAST, *extra)
 
 
 def history(run):
@@ -36,7 +36,6 @@ def f32(value):
 
 
 def test_scalars_tensorboard_reads_back_equal_the_history(tmp_path, tiny_model, real_glue):
-    pytest.importorskip("torch")
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -78,12 +77,11 @@ class InterruptAtStep4:
 
 
 def test_a_resumed_run_shows_each_step_once(tmp_path, tiny_model, real_glue):
-    pytest.importorskip("torch")
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     run = tmp_path / "run"
-    args = ("train", "mrpc", "--backend", "torch", "--model", tiny_model, "--output-dir", run, *FAST,
+    args = ("train", "mrpc", "--model", tiny_model, "--output-dir", run, *FAST,
             "--epochs", "2", "--report-to", "tensorboard")
     reset_plugins()
     get_plugins().pm.register(InterruptAtStep4(), name="interrupt")
@@ -102,7 +100,6 @@ def test_a_resumed_run_shows_each_step_once(tmp_path, tiny_model, real_glue):
 
 
 def test_opt_in_reporters_get_no_events_unless_named(tmp_path, tiny_model, real_glue):
-    pytest.importorskip("torch")
     run = tmp_path / "run"
     train(run, tiny_model, "--epochs", "1")
     assert (run / "history.jsonl").is_file() and not (run / "tensorboard").exists()

@@ -26,7 +26,8 @@ from glue_cli.backends import ModelSpec
 from glue_cli.batching import Batch
 from glue_cli.errors import ConfigError, ModelError
 from glue_cli.optimization import decays
-from glue_plugins.flax_backend.weights import has_safetensors, pt_to_flax, read_safetensors, write_safetensors
+from glue_cli.weights import has_safetensors, read_safetensors
+from glue_plugins.flax_backend.weights import pt_to_flax, write_safetensors
 
 DTYPES = {"fp32": jnp.float32, "bf16": jnp.bfloat16}
 STATE_FILE = "optimizer.safetensors"

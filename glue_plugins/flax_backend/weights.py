@@ -9,30 +9,14 @@ Flax names the same array ``('bert', 'encoder', 'layer', '0', 'attention', 'self
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
+
+from glue_cli.weights import WEIGHTS
 
 Key = tuple[str, ...]
-WEIGHTS = "model.safetensors"
-INDEX = "model.safetensors.index.json"
-
-
-def has_safetensors(folder: Path) -> bool:
-    return (folder / WEIGHTS).is_file() or (folder / INDEX).is_file()
-
-
-def read_safetensors(folder: Path) -> dict[str, np.ndarray]:
-    """Every tensor of ``folder``'s weights, one file or sharded with an index."""
-    if (folder / WEIGHTS).is_file():
-        return load_file(str(folder / WEIGHTS))
-    index = json.loads((folder / INDEX).read_text(encoding="utf-8"))
-    tensors: dict[str, np.ndarray] = {}
-    for shard in sorted(set(index["weight_map"].values())):
-        tensors.update(load_file(str(folder / shard)))
-    return tensors
 
 
 def _flax_candidates(pt_name: str, prefix: str) -> list[tuple[Key, bool]]:

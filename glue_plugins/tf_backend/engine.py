@@ -21,6 +21,7 @@ from glue_cli.backends import ModelSpec
 from glue_cli.batching import Batch
 from glue_cli.errors import BackendUnavailableError, ModelError
 from glue_cli.optimization import decays
+from glue_cli.weights import has_safetensors, read_safetensors
 from glue_plugins.tf_backend.backend import load_tensorflow
 
 tf = load_tensorflow()  # sets TF_CPP_MIN_LOG_LEVEL before TF loads its C++ core
@@ -29,8 +30,6 @@ import tf_keras  # noqa: E402
 
 # Keras 3's mixed-precision policy is ignored by transformers' models: they are tf_keras models.
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
-PT_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-              "pytorch_model.bin.index.json")
 
 
 @contextmanager
@@ -73,23 +72,40 @@ def load_model(spec: ModelSpec) -> Any:
     if not spec.verbose:
         logging.set_verbosity_error()  # "newly initialized head", the TF deprecation notice
     folder = Path(spec.path)
-    # Our model folders hold PyTorch-named safetensors (the bundled MiniLM has nothing else);
-    # transformers reads them into TF with from_pt, without needing torch.
-    from_pt = not folder.is_dir() or any((folder / name).is_file() for name in PT_WEIGHTS)
+    labels = dict(
+        num_labels=spec.num_labels,
+        id2label=spec.id2label,
+        label2id={label: i for i, label in spec.id2label.items()},
+        problem_type="regression" if spec.regression else "single_label_classification",
+    )
     try:
-        return TFAutoModelForSequenceClassification.from_pretrained(
-            spec.path,
-            from_pt=from_pt,
-            num_labels=spec.num_labels,
-            id2label=spec.id2label,
-            label2id={label: i for i, label in spec.id2label.items()},
-            problem_type="regression" if spec.regression else "single_label_classification",
-        )
-    except (OSError, ValueError, RuntimeError, ImportError) as exc:
+        if folder.is_dir() and has_safetensors(folder):
+            return model_from_pt_safetensors(folder, labels)
+        # A TF checkpoint (tf_model.h5) or a hub id: transformers' own loader.
+        return TFAutoModelForSequenceClassification.from_pretrained(spec.path, **labels)
+    except (OSError, ValueError, RuntimeError, ImportError, AttributeError) as exc:
         raise ModelError(
             f"Cannot load model {spec.path!r} with TensorFlow: {str(exc).splitlines()[0]}",
             "Pass --model with a folder holding config.json and weights.",
         ) from None
+
+
+def model_from_pt_safetensors(folder: Path, labels: dict[str, Any]) -> Any:
+    """Our model folders hold PyTorch-named safetensors (the bundled MiniLM has nothing else).
+
+    transformers' ``from_pt=True`` imports torch to read them, and its TF-native safetensors path
+    fails with safetensors 0.8, so the arrays are read with numpy and handed to the same
+    PyTorch-to-TF name mapping that ``from_pt`` uses; a new head keeps its seeded initial values.
+    """
+    from transformers import AutoConfig, TFAutoModelForSequenceClassification
+    from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
+
+    config = AutoConfig.from_pretrained(str(folder), **labels)
+    model = TFAutoModelForSequenceClassification.from_config(config)
+    return load_pytorch_state_dict_in_tf2_model(
+        model, read_safetensors(folder), allow_missing_keys=True,
+        tf_to_pt_weight_rename=getattr(model, "tf_to_pt_weight_rename", None),
+    )
 
 
 def pytorch_name(variable: Any) -> tuple[str, bool]:
