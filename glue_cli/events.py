@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 
 import pluggy
 
+from glue_cli.plugins import trace
+
 
 @dataclass
 class Event:
@@ -115,6 +117,7 @@ class EventSink:
         for impl in self._pm.hook.glue_on_event.get_hookimpls():
             if impl.plugin_name in self._broken:
                 continue
+            trace(impl.plugin_name, "glue_on_event", f"event={event.kind}")
             try:
                 impl.function(event=event)
             except Exception as exc:  # a reporter's bug must not kill a training run
