@@ -308,9 +308,13 @@ def show_plugins(json_out: bool) -> None:
         return
     table = Table("plugin", "version", "origin", "hooks", "status")
     for r in rows:
-        status = f"[red]{escape(r['error'])}[/]" if r["error"] else "[green]ok[/]"
+        status = "[red]error[/] (below)" if r["error"] else "[green]ok[/]"
         table.add_row(r["name"], r["version"] or "-", r["origin"], ", ".join(r["hooks"]), status)
     console().print(table)
+    # Errors in full, one line each: a table cell would cut them to the terminal's width.
+    for r in rows:
+        if r["error"]:
+            console().print(f"[red]{escape(r['name'])}:[/] {escape(r['error'])}", soft_wrap=True, highlight=False)
 
 
 @plugins_app.callback(invoke_without_command=True)

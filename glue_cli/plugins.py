@@ -78,7 +78,7 @@ def declared_api(plugin: object, module: str) -> str | None:
     return None if declared is None else str(declared)
 
 
-def api_mismatch(name: str, declared: str | None, provided: str = PLUGIN_API_VERSION) -> str | None:
+def api_mismatch(name: str, declared: str | None, provided: str | None = None) -> str | None:
     """Why plugin ``name`` cannot be used with this glue-cli's plugin API, or None when it can.
 
     A plugin that declares nothing is assumed to follow the current API (the API's first version
@@ -86,6 +86,7 @@ def api_mismatch(name: str, declared: str | None, provided: str = PLUGIN_API_VER
     """
     if declared is None:
         return None
+    provided = provided or PLUGIN_API_VERSION
     try:
         accepted = SpecifierSet(declared)
     except InvalidSpecifier:
