@@ -298,7 +298,7 @@ PluginsJson = Annotated[bool, typer.Option("--json", help="Print the list as JSO
 def show_plugins(json_out: bool) -> None:
     infos = get_plugins().infos
     get_tasks(), get_backends()  # a hook that raises is recorded on its plugin
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": i.name, "version": i.version, "origin": i.origin, "module": i.module,
          "hooks": i.hooks, "error": i.error}
         for i in infos
