@@ -55,7 +55,9 @@ def glue_folder(task: Task, data_dir: Path | None) -> Path | None:
             raise DataError(f"Task {task.name} has no GLUE-folder layout.", "Pass --data-dir.")
         path = Path(glue_dir) / task.glue.folder
     if not path.is_dir():
-        raise DataError(f"Data folder {path} does not exist.", GET_GLUE_HINT)
+        own = data_dir is None and task.data_dir is not None
+        hint = f"Put the {task.name} task's files there, or pass --data-dir." if own else GET_GLUE_HINT
+        raise DataError(f"Data folder {path} does not exist.", hint)
     return path
 
 

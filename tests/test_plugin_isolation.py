@@ -4,6 +4,7 @@ import pytest
 
 from glue_cli import PLUGIN_API_VERSION
 from glue_cli.plugins import api_mismatch
+from glue_cli.tasks import Task
 from helpers import glue, ok, pip_install_target, setuptools_project, write_files
 from test_errors import one_line_error
 
@@ -170,3 +171,17 @@ def test_two_plugins_registering_one_name_is_one_clear_error(with_twin, monkeypa
     assert "'twin'" in line and "'glue-tasks'" in line
     monkeypatch.setenv("GLUE_DISABLE_PLUGINS", "twin")
     assert "mrpc" in {r["name"] for r in ok("tasks", "--json").json()}
+
+
+def test_a_tasks_own_data_dir_is_read_and_named_when_missing(tmp_path):
+    from glue_cli.data import glue_folder
+    from glue_cli.errors import DataError
+    from glue_cli.tasks import GlueLayout
+
+    task = Task(name="own", text_fields=("t",), labels=("a", "b"), metrics=("accuracy",),
+                glue=GlueLayout("OWN", {"train": "train.csv"}, ("t",), "l"), data_dir=str(tmp_path / "data"))
+    with pytest.raises(DataError, match="Put the own task's files there, or pass --data-dir"):
+        glue_folder(task, None)
+    (tmp_path / "data").mkdir()
+    assert glue_folder(task, None) == tmp_path / "data"
+    assert glue_folder(task, tmp_path) == tmp_path  # --data-dir wins
