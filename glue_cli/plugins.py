@@ -32,6 +32,8 @@ class PluginInfo:
     error: str | None = None
     # Loaded but written for another plugin API: not registered, its error names the plugin.
     incompatible: bool = False
+    # A hook of it raised and that was printed as it happened: no second warning.
+    reported: bool = False
 
     @property
     def warning(self) -> str | None:
@@ -62,7 +64,7 @@ class Plugins:
 
     def warnings(self) -> list[str]:
         """One line per plugin that is not in use, or only partly (a hook raised)."""
-        return [i.warning for i in self.infos if i.warning]
+        return [i.warning for i in self.infos if i.warning and not i.reported]
 
 
 def disabled_names() -> set[str]:
@@ -164,7 +166,9 @@ def _record_failure(plugins: Plugins, owner: str, hook_name: str, exc: Exception
     message = f"{hook_name} raised {type(exc).__name__}: {exc}"
     info = next((i for i in plugins.infos if i.name == owner), None)
     if info is not None:
-        info.error = message
+        # Every failing hook stays listed in glue plugins, not only the last one.
+        info.error = message if info.error is None else f"{info.error}; {message}"
+        info.reported = True
     print(f"warning: plugin {owner!r}: {message}", file=sys.stderr)
 
 
