@@ -42,9 +42,9 @@ def test_new_writes_an_installable_package(kind, entry, hook, tmp_path):
 
 
 def test_the_backend_skeleton_says_it_is_not_implemented(tmp_path, monkeypatch):
-    ok("plugins", "new", "acme-accel", "--kind", "backend")
-    monkeypatch.syspath_prepend(str(pip_install_target(tmp_path / "site", tmp_path / "acme-accel")))
-    row = next(r for r in ok("backends", "--json").json() if r["name"] == "acme-accel")
+    ok("plugins", "new", "acme-turbo", "--kind", "backend")
+    monkeypatch.syspath_prepend(str(pip_install_target(tmp_path / "site", tmp_path / "acme-turbo")))
+    row = next(r for r in ok("backends", "--json").json() if r["name"] == "acme-turbo")
     assert row["available"] is False
     assert "not implemented yet" in row["reason"]
 
