@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from glue_cli import __version__
@@ -17,7 +18,7 @@ from glue_cli.backends import install_hint
 from glue_cli.config import default_of, resolve, setting
 from glue_cli.display import console, error_line, metrics_table
 from glue_cli.errors import ConfigError, GlueError
-from glue_cli.plugins import get_backends, get_plugins, get_tasks
+from glue_cli.plugins import get_backends, get_plugins, get_tasks, register_commands
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -288,10 +289,18 @@ def require_model(model: str) -> str:
     return model
 
 
-@app.command("plugins")
-@user_errors
-def list_plugins(json_out: Json = False) -> None:
-    """Installed plugins: name, version, hooks, where from, and load errors."""
+plugins_app = typer.Typer(
+    help="Installed plugins (the listing without a sub-command); create, install and remove plugins.",
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(plugins_app, name="plugins")
+
+
+PluginsJson = Annotated[bool, typer.Option("--json", help="Print the list as JSON on stdout.")]
+
+
+def show_plugins(json_out: bool) -> None:
     infos = get_plugins().infos
     get_tasks(), get_backends()  # a hook that raises is recorded on its plugin
     rows: list[dict[str, Any]] = [
@@ -304,9 +313,81 @@ def list_plugins(json_out: Json = False) -> None:
         return
     table = Table("plugin", "version", "origin", "hooks", "status")
     for r in rows:
-        status = f"[red]{r['error']}[/]" if r["error"] else "[green]ok[/]"
+        status = "[red]error[/] (below)" if r["error"] else "[green]ok[/]"
         table.add_row(r["name"], r["version"] or "-", r["origin"], ", ".join(r["hooks"]), status)
     console().print(table)
+    # Errors in full, one line each: a table cell would cut them to the terminal's width.
+    for r in rows:
+        if r["error"]:
+            console().print(f"[red]{escape(r['name'])}:[/] {escape(r['error'])}", soft_wrap=True, highlight=False)
+
+
+@plugins_app.callback(invoke_without_command=True)
+@user_errors
+def plugins_root(ctx: typer.Context, json_out: PluginsJson = False) -> None:
+    """Installed plugins: name, version, hooks, where from, and load errors (same as glue plugins list)."""
+    if ctx.invoked_subcommand is None:
+        show_plugins(json_out)
+
+
+@plugins_app.command("list")
+@user_errors
+def list_plugins(json_out: PluginsJson = False) -> None:
+    """Installed plugins: name, version, hooks, where from, and load errors."""
+    show_plugins(json_out)
+
+
+@plugins_app.command("new")
+@user_errors
+def new_plugin(
+    name: Annotated[str, typer.Argument(help="The plugin's package name, e.g. acme-sentiment.", show_default=False)],
+    kind: Annotated[str, typer.Option(help="task, backend or reporter.")] = "task",
+    directory: Annotated[Path, typer.Option(help="Where to create the NAME folder.")] = Path("."),
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Write into an existing, non-empty NAME folder.")
+    ] = False,
+) -> None:
+    """Create a ready-to-install plugin package in ./NAME: pyproject.toml, module, test, README."""
+    from glue_cli import scaffold
+
+    folder = scaffold.create(name, kind, directory, overwrite)
+    console().print(
+        f"Created the {kind} plugin {name} in {folder}. Next: edit it, then "
+        f"glue plugins install -e {folder}", soft_wrap=True, highlight=False,
+    )
+
+
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@plugins_app.command("install", context_settings=PASS_THROUGH)
+@user_errors
+def install_plugins(
+    ctx: typer.Context,
+    specs: Annotated[
+        list[str] | None, typer.Argument(help="Packages, as pip takes them (glue-foo, glue-foo==1.2, a path).")
+    ] = None,
+    editable: Annotated[
+        list[str] | None, typer.Option("--editable", "-e", help="Install the plugin folder PATH in editable mode.")
+    ] = None,
+    upgrade: Annotated[bool, typer.Option("--upgrade", "-U", help="Upgrade to the newest version.")] = False,
+) -> None:
+    """Install plugins with pip, into the environment glue runs in. Other pip options pass through."""
+    from glue_cli import installer
+
+    installer.run_pip("install", installer.install_args(specs or [], editable or [], upgrade, ctx.args))
+
+
+@plugins_app.command("uninstall")
+@user_errors
+def uninstall_plugins(
+    names: Annotated[list[str], typer.Argument(help="The plugins' package names.", show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Uninstall plugin packages with pip, from the environment glue runs in."""
+    from glue_cli import installer
+
+    installer.run_pip("uninstall", installer.uninstall_args(names, yes))
 
 
 @app.command("backends")
@@ -376,7 +457,7 @@ def root(
 
 def build_app() -> typer.Typer:
     """The app with the commands plugins add."""
-    get_plugins().hook.glue_register_commands(app=app)
+    register_commands(get_plugins(), app)
     return app
 
 

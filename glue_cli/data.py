@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +41,12 @@ class Split:
 
 
 def glue_folder(task: Task, data_dir: Path | None) -> Path | None:
-    """The task's GLUE folder: ``--data-dir``, else ``$GLUE_DIR/<TASK>``; None when neither is set."""
+    """The task's folder: ``--data-dir``, else the task's own ``data_dir``, else ``$GLUE_DIR/<TASK>``;
+    None when none is set (the hub then)."""
     if data_dir is not None:
         path = Path(data_dir)
+    elif task.data_dir is not None:
+        path = Path(task.data_dir)
     else:
         glue_dir = os.environ.get("GLUE_DIR")
         if not glue_dir:
@@ -51,7 +55,9 @@ def glue_folder(task: Task, data_dir: Path | None) -> Path | None:
             raise DataError(f"Task {task.name} has no GLUE-folder layout.", "Pass --data-dir.")
         path = Path(glue_dir) / task.glue.folder
     if not path.is_dir():
-        raise DataError(f"Data folder {path} does not exist.", GET_GLUE_HINT)
+        own = data_dir is None and task.data_dir is not None
+        hint = f"Put the {task.name} task's files there, or pass --data-dir." if own else GET_GLUE_HINT
+        raise DataError(f"Data folder {path} does not exist.", hint)
     return path
 
 
@@ -102,6 +108,27 @@ def _parse_label(task: Task, value: str, where: str) -> float | int:
     return task.labels.index(value)
 
 
+def numbered_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """A layout file's rows, each with the line it starts on; blank lines of a CSV are skipped."""
+    text = decode(path)
+    if path.suffix.lower() != ".csv":
+        # GLUE text holds quote characters: they are data, never quoting.
+        reader = csv.reader(lines_of(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+        return list(enumerate(reader, start=1))
+    # A plugin's own CSV: quoted fields may hold commas, quotes and newlines.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    out: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for row in reader:
+            if row:
+                out.append((line, row))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: {exc}.", "Check the quoting of that row.") from None
+    return out
+
+
 def read_glue_split(task: Task, folder: Path, split: str) -> Split:
     """Read ``split`` of ``task`` from a GLUE-download folder (tab-separated, quoting off)."""
     layout: GlueLayout | None = task.glue
@@ -110,8 +137,8 @@ def read_glue_split(task: Task, folder: Path, split: str) -> Split:
     path = Path(os.path.normpath(folder / layout.files[split]))
     if not path.is_file():
         raise DataError(f"Missing data file {path}.", GET_GLUE_HINT)
-    # GLUE text holds quote characters: they are data, never quoting.
-    rows = list(csv.reader(lines_of(decode(path)), delimiter="\t", quoting=csv.QUOTE_NONE))
+    numbered = numbered_rows(path)
+    rows = [row for _, row in numbered]
     labelled = split not in task.unlabelled_splits
     first = 0
     if labelled and layout.columns is not None:
@@ -126,11 +153,12 @@ def read_glue_split(task: Task, folder: Path, split: str) -> Split:
     texts: list[tuple[str, ...]] = []
     labels: list[float | int] = []
     ids: list[str] = []
-    for lineno, row in enumerate(rows[first:], start=first + 1):
+    separated = "comma" if path.suffix.lower() == ".csv" else "tab"
+    for lineno, row in numbered[first:]:
         where = f"{path}:{lineno}"
         if len(row) != len(header):
             raise DataError(
-                f"{where}: expected {len(header)} tab-separated fields, found {len(row)}.",
+                f"{where}: expected {len(header)} {separated}-separated fields, found {len(row)}.",
                 "Is the file truncated or edited?",
             )
         texts.append(tuple(row[i] for i in text_idx))

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import pluggy
 
+from glue_cli.plugins import trace
 from glue_cli.reporting import is_opt_in
 
 
@@ -125,6 +126,7 @@ class EventSink:
                 continue
             if is_opt_in(impl.plugin) and impl.plugin_name not in self._enabled:
                 continue
+            trace(impl.plugin_name, "glue_on_event", f"event={event.kind}")
             try:
                 impl.function(event=event)
             except Exception as exc:  # a reporter's bug must not kill a training run

@@ -13,6 +13,8 @@ class GlueLayout:
 
     ``columns`` names the columns of a header-less labelled file (CoLA); ``None`` means the
     first row is the header. Test files of the GLUE download always have a header.
+    A file whose name ends in ``.csv`` is read as a standard CSV (commas, quoted fields, as a
+    plugin's own data usually is); any other as GLUE TSV (tabs, quotes are text).
     """
 
     folder: str
@@ -44,6 +46,9 @@ class Task:
     submission_files: dict[str, str] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     description: str = ""
+    # The task's own data folder (e.g. one shipped beside a plugin's module), read when --data-dir
+    # is not given, before $GLUE_DIR/<glue.folder>.
+    data_dir: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.text_fields) not in (1, 2):

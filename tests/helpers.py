@@ -76,3 +76,38 @@ FRAMEWORK_MODULES = {"torch": ("torch",), "tf": ("tensorflow", "tf_keras"), "fla
 
 def framework_installed(backend: str) -> bool:
     return all(importlib.util.find_spec(module) is not None for module in FRAMEWORK_MODULES[backend])
+
+
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    """Write ``files`` (relative path -> text) under ``root``; returns ``root``."""
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def pip_install_target(target: Path, *projects: Path) -> Path:
+    """pip-install project folders into ``target`` (put it on sys.path to use them): the test venv stays as is."""
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+         "--target", str(target), *map(str, projects)],
+        check=True, cwd=target.parent,
+    )
+    return target
+
+
+def setuptools_project(dist: str, entry_points: dict[str, str], modules: dict[str, str]) -> dict[str, str]:
+    """The files of a minimal plugin distribution: ``modules`` maps a package's module path to its text."""
+    packages = sorted({path.split("/")[0] for path in modules})
+    stanza = "\n".join(f'"{name}" = "{value}"' for name, value in entry_points.items())
+    pyproject = (
+        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        f'[project]\nname = "{dist}"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n\n'
+        f"[project.entry-points.glue_cli]\n{stanza}\n\n"
+        f"[tool.setuptools]\npackages = {json.dumps(packages)}\n"
+    )
+    return {"pyproject.toml": pyproject, **modules}

@@ -72,3 +72,20 @@ def test_missing_column(tmp_path):
     write(tmp_path, "train.tsv", "Quality\tleft\tright\n1\ta\tb\n")
     with pytest.raises(DataError, match="no column '#1 String'"):
         read_glue_split(TASK["mrpc"], tmp_path, "train")
+
+
+def test_a_csv_layout_file_is_standard_csv(tmp_path):
+    from glue_cli.tasks import GlueLayout, Task
+
+    task = Task(name="csvtask", text_fields=("text",), labels=("no", "yes"), metrics=("accuracy",),
+                glue=GlueLayout("X", {"train": "train.csv", "validation": "dev.tsv"}, ("text",), "label"))
+    write(tmp_path, "train.csv", 'text,label\n"one, with a comma",yes\n\n"two ""quoted""\nlines",no\n')
+    split = read_glue_split(task, tmp_path, "train")
+    assert split.texts == [("one, with a comma",), ('two "quoted"\nlines',)]
+    assert split.labels.tolist() == [1, 0]
+    write(tmp_path, "train.csv", 'text,label\n"a, b",yes\n"c",no,extra\n')
+    with pytest.raises(DataError, match=rf"{tmp_path / 'train.csv'}:3: expected 2 comma-separated fields, found 3"):
+        read_glue_split(task, tmp_path, "train")
+    # Any other name keeps the GLUE convention: tabs, quotes are text.
+    write(tmp_path, "dev.tsv", 'text\tlabel\n"a, b\tyes\n')
+    assert read_glue_split(task, tmp_path, "validation").texts == [('"a, b',)]
