@@ -260,6 +260,17 @@ def test_tensorflow_start_up_noise_stays_off_the_screen(tmp_path, tiny_model, re
     assert "newly initialized" in verbose.stderr  # transformers' own notice, asked for
 
 
+@pytest.mark.cross
+def test_listing_backends_after_jax_keeps_tensorflow_quiet():
+    """JAX, imported first for the flax backend, sets TF_CPP_MIN_LOG_LEVEL=1: not a user's wish."""
+    pytest.importorskip("jax")  # which sets TF_CPP_MIN_LOG_LEVEL in this process too: not passed on
+    env = {k: v for k, v in os.environ.items() if k not in {*SWITCHES, "TF_CPP_MIN_LOG_LEVEL"}}
+    listed = subprocess.run([sys.executable, "-m", "glue_cli", "backends", "--json"], env=env,
+                            capture_output=True, text=True, timeout=600, check=True)
+    assert {"flax", "tf"} <= {row["name"] for row in json.loads(listed.stdout) if row["available"]}
+    assert listed.stderr == "", listed.stderr  # no absl, cudart_stub nor cuInit lines
+
+
 def test_fp16_needs_a_gpu(tmp_path, tiny_model, real_glue):
     result = glue("train", "mrpc", "--backend", "tf", "--model", tiny_model, "--output-dir",
                   tmp_path / "run", *FAST, "--precision", "fp16")

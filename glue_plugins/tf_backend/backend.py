@@ -18,6 +18,9 @@ from glue_cli.backends import cpu_has_native_bf16 as native_bf16
 
 # C++ log levels: 0 all, 1 no INFO, 2 no WARNING (oneDNN notices, CUDA-not-found, XLA chatter).
 QUIET_CPP_LOG_LEVEL = "2"
+# The user's own setting, read when glue loads its plugins: importing JAX (the flax backend, listed
+# before this one) sets the variable to 1, which must not count as the user asking for TF's logs.
+USER_CPP_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
 
 
 def load_tensorflow() -> ModuleType:
@@ -32,7 +35,7 @@ def load_tensorflow() -> ModuleType:
         import tensorflow as tf
 
         return tf
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_CPP_LOG_LEVEL)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = USER_CPP_LOG_LEVEL or QUIET_CPP_LOG_LEVEL
     with muted_stderr(enabled=quiet_wanted()):
         import tensorflow as tf
         import tf_keras  # noqa: F401
@@ -42,7 +45,7 @@ def load_tensorflow() -> ModuleType:
 
 def quiet_wanted() -> bool:
     """False when the user set TF_CPP_MIN_LOG_LEVEL to 0 or 1: they want TF's own lines."""
-    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", QUIET_CPP_LOG_LEVEL)
+    level = USER_CPP_LOG_LEVEL or QUIET_CPP_LOG_LEVEL
     return not level.strip().isdigit() or int(level) >= int(QUIET_CPP_LOG_LEVEL)
 
 
