@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, Field, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +69,20 @@ def default_of(name: str) -> Any:
 
 def setting(name: str) -> Any:
     """An option left off where there is no --config file (glue eval, glue predict): GLUE_<NAME>, else the default."""
-    env = os.environ.get(f"GLUE_{name.upper()}")
-    if env is not None and name not in _NOT_FROM_ENV:
-        kind = str({f.name: f for f in fields(RunConfig)}[name].type)
-        return _convert(name, env, kind, f"GLUE_{name.upper()}")
-    return default_of(name)
+    value = _from_env({f.name: f for f in fields(RunConfig)}[name])
+    return default_of(name) if value is _UNSET else value
+
+
+_UNSET = object()
+
+
+def _from_env(f: Field[Any]) -> Any:
+    """``GLUE_<NAME>`` converted for field ``f``, or ``_UNSET`` when it is not set or not taken from there."""
+    variable = f"GLUE_{f.name.upper()}"
+    raw = os.environ.get(variable)
+    if raw is None or f.name in _NOT_FROM_ENV:
+        return _UNSET
+    return _convert(f.name, raw, str(f.type), variable)
 
 
 def _convert(name: str, raw: Any, kind: str, source: str) -> Any:
@@ -126,14 +135,12 @@ def resolve(flags: dict[str, Any], config_file: Path | None = None) -> RunConfig
     from_file = read_config_file(config_file) if config_file else {}
     values: dict[str, Any] = {}
     for f in fields(RunConfig):
-        env = os.environ.get(f"GLUE_{f.name.upper()}")
-        kind = str(f.type)
         if flags.get(f.name) is not None:
             values[f.name] = flags[f.name]
-        elif env is not None and f.name not in _NOT_FROM_ENV:
-            values[f.name] = _convert(f.name, env, kind, f"GLUE_{f.name.upper()}")
+        elif (env := _from_env(f)) is not _UNSET:
+            values[f.name] = env
         elif f.name in from_file:
-            values[f.name] = _convert(f.name, from_file[f.name], kind, str(config_file))
+            values[f.name] = _convert(f.name, from_file[f.name], str(f.type), str(config_file))
     if "task" not in values:
         if not any(values.get(f) for f in ("train_file", "validation_file", "test_file")):
             raise ConfigError("No task given.", "Pass it first, as in: glue train mrpc.")

@@ -15,6 +15,10 @@ for _switch in ("USE_TORCH", "USE_TF", "USE_FLAX"):
 from helpers import FRAMEWORK_MODULES, framework_installed  # noqa: E402
 from tinymodel import make_tiny_bert  # noqa: E402
 
+# Tests that name no backend run on the default (torch) or, where torch is absent (the tf and
+# flax nox sessions), on the backend that is installed: looked up once per test session.
+INSTALLED_BACKENDS = [backend for backend in FRAMEWORK_MODULES if framework_installed(backend)]
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_GLUE = REPO.parent / "shared" / "glue"
 
@@ -52,9 +56,6 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = glue_dir()
     if path is not None:
         monkeypatch.setenv("GLUE_DIR", str(path))
-    # Tests that name no backend run on the default (torch) or, where torch is absent (the tf and
-    # flax nox sessions), on the backend that is installed.
-    here = [backend for backend in FRAMEWORK_MODULES if framework_installed(backend)]
-    if here and "torch" not in here:
-        monkeypatch.setenv("GLUE_BACKEND", here[0])
+    if INSTALLED_BACKENDS and "torch" not in INSTALLED_BACKENDS:
+        monkeypatch.setenv("GLUE_BACKEND", INSTALLED_BACKENDS[0])
     monkeypatch.chdir(tmp_path)
