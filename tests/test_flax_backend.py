@@ -12,7 +12,7 @@ import pytest
 
 from glue_cli.backends import ModelSpec
 from glue_cli.batching import Batch
-from helpers import MAJORITY_ACCURACY, glue, glue_interrupted, ok, predicted_classes
+from helpers import glue, glue_interrupted, ok
 
 pytest.importorskip("flax")
 pytest.importorskip("optax")
@@ -299,13 +299,3 @@ def test_two_devices_give_the_metrics_of_one(tmp_path, tiny_model, real_glue):
     evals = [h for h in history(out2) if h["event"] == "eval"]
     assert all(h["examples"] == 37 for h in evals)
 
-
-@pytest.mark.slow
-def test_minilm_on_600_mrpc_rows_beats_the_majority_class(tmp_path, real_glue):
-    summary = ok(
-        "train", "mrpc", "--backend", "flax", "--max-train-samples", "600",
-        "--learning-rate", "1e-4", "--epochs", "3", "--output-dir", tmp_path / "run", "--json",
-    ).json()
-    dev = summary["eval"]["validation"]
-    assert dev["accuracy"] > MAJORITY_ACCURACY, dev
-    assert predicted_classes(tmp_path / "run") == {"0", "1"}  # not one class for all
