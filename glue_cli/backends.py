@@ -17,6 +17,8 @@ from glue_cli.registry import Registry
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 FRAMEWORK_SWITCHES = {"torch": "USE_TORCH", "tf": "USE_TF", "flax": "USE_FLAX"}
+# What a backend's ``framework`` may be: the frameworks transformers loads models for.
+FRAMEWORKS = tuple(FRAMEWORK_SWITCHES)
 
 
 @dataclass(frozen=True)

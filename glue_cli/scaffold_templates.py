@@ -49,8 +49,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glue_cli.hookspecs import hookimpl
-from glue_cli.tasks import GlueLayout, Task
+from glue_cli.api import GlueLayout, Task, hookimpl
 
 # The glue-cli plugin API versions this plugin works with (a PEP 440 range). glue-cli refuses to
 # load the plugin, with a clear message, when its own API version is outside it.
@@ -128,8 +127,7 @@ TASK_TEST = '''"""Tests of the {{name}} plugin: glue plugins install -e . first,
 from pathlib import Path
 
 import {{module}}
-from glue_cli.data import read_glue_split
-from glue_cli.plugins import get_plugins, get_tasks
+from glue_cli.api import get_plugins, get_tasks, read_glue_split
 
 
 def test_glue_loads_the_plugin_without_error():
@@ -171,12 +169,13 @@ glue train {{name}} --backend torch
 BACKEND_MODULE = '''"""The {{name}} backend for glue-cli: a skeleton to fill in.
 
 Until `create` builds an engine, `unavailable_reason` says the backend is not implemented, and
-`glue backends` lists it as not usable. The contract: glue_cli/backends.py (Backend, Engine).
+`glue backends` lists it as not usable. The contract: glue-cli's docs/plugins.md ("The Backend
+and Engine contracts"); everything named there is imported from glue_cli.api.
 """
 
 from __future__ import annotations
 
-from glue_cli.hookspecs import hookimpl
+from glue_cli.api import hookimpl
 
 # The glue-cli plugin API versions this plugin works with (a PEP 440 range).
 GLUE_CLI_API = "{{api}}"
@@ -209,7 +208,7 @@ class {{class}}Backend:
 
     def create(self, spec, total_steps):
         # Return an object with train_step, predict, save_model, save_state, load_state and
-        # compile_count (glue_cli.backends.Engine).
+        # compile_count (glue_cli.api.Engine).
         raise NotImplementedError("the {{name}} backend is not implemented yet")
 
 
@@ -220,8 +219,9 @@ def glue_register_backends(register):
 
 BACKEND_TEST = '''"""Tests of the {{name}} plugin: glue plugins install -e . first, then python -m pytest"""
 
-from glue_cli.backends import Backend
-from glue_cli.plugins import get_backends, get_plugins
+import pytest
+
+from glue_cli.api import FRAMEWORKS, Backend, check_backend, get_backends, get_plugins
 
 
 def test_glue_loads_the_plugin_without_error():
@@ -233,6 +233,7 @@ def test_glue_loads_the_plugin_without_error():
 def test_the_backend_follows_the_protocol():
     backend = get_backends().get("{{name}}")
     assert isinstance(backend, Backend)
+    assert backend.framework in FRAMEWORKS
 
 
 def test_it_says_whether_it_runs_here():
@@ -242,6 +243,14 @@ def test_it_says_whether_it_runs_here():
     if reason is None:
         assert backend.devices()
         assert "fp32" in backend.precisions()
+
+
+def test_it_passes_glue_cli_backend_conformance_suite():
+    """Trains, predicts, saves and resumes a tiny model the way glue does, on this backend."""
+    reason = get_backends().get("{{name}}").unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    check_backend("{{name}}")
 '''
 
 BACKEND_README = '''# {{dist}}
@@ -260,7 +269,7 @@ python -m pytest
 
 REPORTER_MODULE = '''"""The {{name}} reporter for glue-cli: receives every training event.
 
-Events (glue_cli.events): RunStarted, EpochStarted, StepEnded, Compiled, EvalEnded, EpochEnded,
+Events (all in glue_cli.api): RunStarted, EpochStarted, StepEnded, Compiled, EvalEnded, EpochEnded,
 CheckpointSaved, RunEnded; each has ``kind`` and ``to_dict()``.
 """
 
@@ -268,8 +277,7 @@ from __future__ import annotations
 
 import sys
 
-from glue_cli import events
-from glue_cli.hookspecs import hookimpl
+from glue_cli.api import EvalEnded, RunEnded, hookimpl
 
 # The glue-cli plugin API versions this plugin works with (a PEP 440 range).
 GLUE_CLI_API = "{{api}}"
@@ -286,10 +294,10 @@ class {{class}}Reporter:
 
     @hookimpl
     def glue_on_event(self, event):
-        if isinstance(event, events.EvalEnded):
+        if isinstance(event, EvalEnded):
             scores = ", ".join(f"{k}={v:.4f}" for k, v in sorted(event.metrics.items()))
             self.write(f"[{{name}}] epoch {event.epoch} {event.split}: {scores}")
-        elif isinstance(event, events.RunEnded):
+        elif isinstance(event, RunEnded):
             self.write(f"[{{name}}] run finished in {event.seconds:.1f}s")
 
 
@@ -301,8 +309,7 @@ REPORTER_TEST = '''"""Tests of the {{name}} plugin: glue plugins install -e . fi
 import io
 
 from {{module}} import {{class}}Reporter
-from glue_cli import events
-from glue_cli.plugins import get_plugins
+from glue_cli.api import EvalEnded, RunEnded, get_plugins
 
 
 def test_glue_loads_the_plugin_without_error():

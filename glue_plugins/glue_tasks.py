@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from glue_cli.hookspecs import hookimpl
-from glue_cli.tasks import GlueLayout, Task
+from glue_cli.api import GlueLayout, Task, hookimpl
 
 STANDARD = {"train": "train.tsv", "validation": "dev.tsv", "test": "test.tsv"}
 BINARY = ("0", "1")

@@ -1,6 +1,6 @@
 """The JAX/Flax backend plugin."""
 
-from glue_cli.hookspecs import hookimpl
+from glue_cli.api import hookimpl
 from glue_plugins.flax_backend.backend import FlaxBackend
 
 

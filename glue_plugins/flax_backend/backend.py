@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from glue_cli.backends import ModelSpec, cpu_has_native_bf16
+from glue_cli.api import ModelSpec, cpu_has_native_bf16
 
 FRAMEWORK_MODULES = ("jax", "flax", "optax")
 

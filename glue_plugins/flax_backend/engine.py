@@ -22,11 +22,7 @@ from flax.traverse_util import flatten_dict, unflatten_dict
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from safetensors.numpy import load_file, save_file
 
-from glue_cli.backends import ModelSpec
-from glue_cli.batching import Batch
-from glue_cli.errors import ConfigError, ModelError
-from glue_cli.optimization import decays
-from glue_cli.weights import has_safetensors, read_safetensors
+from glue_cli.api import Batch, ConfigError, ModelError, ModelSpec, decays, has_safetensors, read_safetensors
 from glue_plugins.flax_backend.weights import pt_to_flax, write_safetensors
 
 DTYPES = {"fp32": jnp.float32, "bf16": jnp.bfloat16}

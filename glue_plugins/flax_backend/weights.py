@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
-from glue_cli.weights import WEIGHTS
+from glue_cli.api import WEIGHTS
 
 Key = tuple[str, ...]
 

@@ -15,9 +15,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from glue_cli import events
-from glue_cli.display import console, metrics_table
-from glue_cli.hookspecs import hookimpl
+from glue_cli.api import (
+    EpochEnded,
+    EpochStarted,
+    EvalEnded,
+    Event,
+    RunEnded,
+    RunStarted,
+    StepEnded,
+    console,
+    hookimpl,
+    metrics_table,
+)
 
 
 class ConsoleReporter:
@@ -29,7 +38,7 @@ class ConsoleReporter:
         self.epoch_start = 0.0
         self.epoch_examples = 0
 
-    def _start(self, e: events.RunStarted) -> None:
+    def _start(self, e: RunStarted) -> None:
         self.active, self.epochs = not e.quiet, e.epochs
         if self.active:
             console().print(
@@ -38,7 +47,7 @@ class ConsoleReporter:
                 f"steps -> {escape(e.run_dir)}"
             )
 
-    def _epoch(self, e: events.EpochStarted) -> None:
+    def _epoch(self, e: EpochStarted) -> None:
         self.progress = Progress(
             TextColumn(f"epoch {e.epoch}/{self.epochs}"),
             BarColumn(),
@@ -58,7 +67,7 @@ class ConsoleReporter:
         self.epoch_start, self.epoch_examples = time.perf_counter(), 0
         self.progress.start()
 
-    def _step(self, e: events.StepEnded) -> None:
+    def _step(self, e: StepEnded) -> None:
         if self.progress is None or self.bar is None:
             return
         self.epoch_examples += e.examples
@@ -74,27 +83,27 @@ class ConsoleReporter:
             self.progress = None
 
     @hookimpl
-    def glue_on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.RunStarted):
+    def glue_on_event(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
             self._start(event)
         if not self.active:
             return
         out = console()
         match event:
-            case events.EpochStarted():
+            case EpochStarted():
                 self._epoch(event)
-            case events.StepEnded():
+            case StepEnded():
                 self._step(event)
-            case events.EpochEnded():
+            case EpochEnded():
                 self._stop_bar()
                 out.print(
                     f"epoch {event.epoch}: mean loss {event.train_loss:.4f}, "
                     f"{event.seconds:.1f} s, {event.examples_per_second:.1f} examples/s"
                 )
-            case events.EvalEnded():
+            case EvalEnded():
                 values = "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items())
                 out.print(f"  {event.split}: {values}")
-            case events.RunEnded():
+            case RunEnded():
                 self._stop_bar()
                 out.print(metrics_table(event.metrics))
                 out.print(f"Trained in {event.train_seconds:.1f} s ({event.seconds:.1f} s in all).")

@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from glue_cli import events
-from glue_cli.hookspecs import hookimpl
+from glue_cli.api import Event, RunEnded, RunStarted, hookimpl
 
 
 class HistoryReporter:
@@ -16,8 +15,8 @@ class HistoryReporter:
         self.file: IO[str] | None = None
 
     @hookimpl
-    def glue_on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.RunStarted):
+    def glue_on_event(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
             self.close()
             # Appending keeps the history of a resumed run in one file.
             self.file = open(Path(event.run_dir) / "history.jsonl", "a", encoding="utf-8")
@@ -25,7 +24,7 @@ class HistoryReporter:
             return
         self.file.write(json.dumps({"time": round(time.time(), 3), **event.to_dict()}) + "\n")
         self.file.flush()
-        if isinstance(event, events.RunEnded):
+        if isinstance(event, RunEnded):
             self.close()
 
     def close(self) -> None:

@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from glue_cli import events
-from glue_cli.hookspecs import hookimpl
+from glue_cli.api import EpochEnded, EvalEnded, Event, RunEnded, RunStarted, StepEnded, hookimpl
 
 FOLDER = "tensorboard"
 
@@ -42,7 +41,7 @@ class TensorBoardReporter:
             return "the tensorboard package is not installed"
         return None
 
-    def _open(self, e: events.RunStarted) -> None:
+    def _open(self, e: RunStarted) -> None:
         from tensorboard.compat.proto import event_pb2
         from tensorboard.summary.writer.record_writer import RecordWriter
 
@@ -79,23 +78,23 @@ class TensorBoardReporter:
         self._write(event_pb2.Event(wall_time=time.time(), step=step, summary=summary))
 
     @hookimpl
-    def glue_on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.RunStarted):
+    def glue_on_event(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
             self._open(event)
         if self.records is None:
             return
         match event:
-            case events.StepEnded():
+            case StepEnded():
                 self.step = event.step
                 self._scalars(event.step, {"train/loss": event.loss, "train/learning_rate": event.learning_rate})
-            case events.EpochEnded():
+            case EpochEnded():
                 self._scalars(self.step, {
                     "train/epoch_loss": event.train_loss, "train/epoch_seconds": event.seconds,
                     "train/examples_per_second": event.examples_per_second,
                 })
-            case events.EvalEnded():
+            case EvalEnded():
                 self._scalars(self.step, {f"eval/{event.split}/{k}": v for k, v in event.metrics.items()})
-            case events.RunEnded():
+            case RunEnded():
                 self.close()
 
     def close(self) -> None:

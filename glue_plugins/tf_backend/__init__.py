@@ -1,6 +1,6 @@
 """The TensorFlow backend plugin."""
 
-from glue_cli.hookspecs import hookimpl
+from glue_cli.api import hookimpl
 from glue_plugins.tf_backend.backend import TFBackend
 
 

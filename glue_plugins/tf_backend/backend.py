@@ -13,8 +13,8 @@ from types import ModuleType
 from typing import Any
 
 # One cpuinfo check serves every backend; the tf name stays importable for its callers.
-from glue_cli.backends import ModelSpec
-from glue_cli.backends import cpu_has_native_bf16 as native_bf16
+from glue_cli.api import ModelSpec
+from glue_cli.api import cpu_has_native_bf16 as native_bf16
 
 # C++ log levels: 0 all, 1 no INFO, 2 no WARNING (oneDNN notices, CUDA-not-found, XLA chatter).
 QUIET_CPP_LOG_LEVEL = "2"

@@ -17,11 +17,15 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from glue_cli.backends import ModelSpec
-from glue_cli.batching import Batch
-from glue_cli.errors import BackendUnavailableError, ModelError
-from glue_cli.optimization import decays
-from glue_cli.weights import has_safetensors, read_safetensors
+from glue_cli.api import (
+    BackendUnavailableError,
+    Batch,
+    ModelError,
+    ModelSpec,
+    decays,
+    has_safetensors,
+    read_safetensors,
+)
 from glue_plugins.tf_backend.backend import load_tensorflow
 
 tf = load_tensorflow()  # sets TF_CPP_MIN_LOG_LEVEL before TF loads its C++ core

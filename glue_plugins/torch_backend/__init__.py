@@ -1,6 +1,6 @@
 """The PyTorch backend plugin."""
 
-from glue_cli.hookspecs import hookimpl
+from glue_cli.api import hookimpl
 from glue_plugins.torch_backend.backend import TorchBackend
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from glue_cli.backends import ModelSpec
+from glue_cli.api import ModelSpec
 
 
 class TorchBackend:

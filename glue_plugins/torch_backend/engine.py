@@ -11,10 +11,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from glue_cli.backends import ModelSpec
-from glue_cli.batching import Batch
-from glue_cli.errors import ModelError
-from glue_cli.optimization import decays
+from glue_cli.api import Batch, ModelError, ModelSpec, decays
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 

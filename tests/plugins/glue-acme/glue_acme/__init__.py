@@ -2,8 +2,7 @@
 
 import importlib.util
 
-from glue_cli.hookspecs import hookimpl
-from glue_cli.tasks import GlueLayout, Task
+from glue_cli.api import GlueLayout, Task, hookimpl
 
 ACME_TASK = Task(
     name="acme-paraphrase",

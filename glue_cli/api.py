@@ -1,0 +1,94 @@
+"""Everything a glue-cli plugin imports, in one place: ``from glue_cli.api import hookimpl, Task``.
+
+This module is the plugin API that ``PLUGIN_API_VERSION`` versions: a name in ``__all__`` keeps
+its meaning within a major version, while the modules it comes from may move. Plugins (glue-cli's
+own ``glue_plugins`` too) import from here only; ``tests/test_plugin_api.py`` checks that.
+Importing it loads no deep-learning framework.
+"""
+
+from __future__ import annotations
+
+from glue_cli import PLUGIN_API_VERSION
+from glue_cli.backends import FRAMEWORKS, PRECISIONS, Backend, Engine, ModelSpec, cpu_has_native_bf16
+from glue_cli.batching import Batch
+from glue_cli.data import Split, read_glue_split
+from glue_cli.display import console, metrics_table
+from glue_cli.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    DataError,
+    GlueError,
+    ModelError,
+    RunDirError,
+    UnknownNameError,
+)
+from glue_cli.events import (
+    CheckpointSaved,
+    Compiled,
+    EpochEnded,
+    EpochStarted,
+    EvalEnded,
+    Event,
+    RunEnded,
+    RunStarted,
+    StepEnded,
+)
+from glue_cli.hookspecs import hookimpl
+from glue_cli.optimization import OptimizerSettings, decays
+from glue_cli.plugins import get_backends, get_plugins, get_tasks
+from glue_cli.tasks import GlueLayout, Task
+from glue_cli.weights import WEIGHTS, has_safetensors, read_safetensors
+
+# Base classes for backends and the backend conformance suite (glue_cli.testing) join here:
+# from glue_cli.testing import BackendBase, EngineBase, check_backend
+
+__all__ = [
+    # The version of this API, and the hook marker.
+    "PLUGIN_API_VERSION",
+    "hookimpl",
+    # Tasks (glue_register_tasks).
+    "GlueLayout",
+    "Task",
+    # Backends (glue_register_backends): the contracts and what an engine gets.
+    "FRAMEWORKS",
+    "PRECISIONS",
+    "Backend",
+    "Batch",
+    "Engine",
+    "ModelSpec",
+    "OptimizerSettings",
+    "decays",
+    "cpu_has_native_bf16",
+    "WEIGHTS",
+    "has_safetensors",
+    "read_safetensors",
+    # Backend base classes and conformance suite (glue_cli.testing): "BackendBase", "EngineBase",
+    # "check_backend" go here.
+    # Events (glue_on_event).
+    "Event",
+    "RunStarted",
+    "EpochStarted",
+    "StepEnded",
+    "Compiled",
+    "EvalEnded",
+    "EpochEnded",
+    "CheckpointSaved",
+    "RunEnded",
+    # Errors a user can fix: one line, exit code 2.
+    "GlueError",
+    "BackendUnavailableError",
+    "ConfigError",
+    "DataError",
+    "ModelError",
+    "RunDirError",
+    "UnknownNameError",
+    # What people read (stderr) and the results table.
+    "console",
+    "metrics_table",
+    # For a plugin's tests: what glue loaded, and a task's files as glue reads them.
+    "get_plugins",
+    "get_tasks",
+    "get_backends",
+    "Split",
+    "read_glue_split",
+]
