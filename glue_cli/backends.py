@@ -70,7 +70,13 @@ class Engine(Protocol):
 
 @runtime_checkable
 class Backend(Protocol):
-    """A training backend. ``framework`` names the extra: ``pip install "glue-cli[<extra>]"``."""
+    """A training backend, registered through ``glue_register_backends``.
+
+    ``framework`` is the framework its models run on, one of ``FRAMEWORKS`` (``torch``, ``tf``,
+    ``flax``: what transformers can load); glue tells transformers to import only that one, so a
+    backend with any other value is refused when it registers. ``extra`` names the glue-cli extra
+    that installs it (``pip install "glue-cli[<extra>]"``) unless the backend has an ``install_hint``.
+    """
 
     name: str
     framework: str
@@ -107,6 +113,22 @@ def backend_names(backend: Backend) -> tuple[str, ...]:
 
 def backend_registry() -> Registry[Backend]:
     return Registry("backend", backend_names)
+
+
+def registration_problem(backend: Backend) -> str | None:
+    """Why ``backend`` cannot be registered, or None. Checked before anything else uses it.
+
+    A wrong ``framework`` would otherwise switch off every framework transformers knows
+    (``only_framework``), and the run would end in transformers saying PyTorch is not installed.
+    """
+    framework = getattr(backend, "framework", None)
+    if framework not in FRAMEWORKS:
+        name = getattr(backend, "name", type(backend).__name__)
+        return (
+            f"backend {name!r} declares framework = {framework!r}; a backend's framework must be one of "
+            f"{', '.join(FRAMEWORKS)} (the frameworks transformers loads models for)"
+        )
+    return None
 
 
 def install_hint(backend: Backend) -> str:

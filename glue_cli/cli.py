@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -18,7 +21,7 @@ from glue_cli.backends import install_hint
 from glue_cli.config import default_of, resolve, setting
 from glue_cli.display import console, error_line, metrics_table
 from glue_cli.errors import ConfigError, GlueError
-from glue_cli.plugins import get_backends, get_plugins, get_tasks, register_commands
+from glue_cli.plugins import blame, get_backends, get_plugins, get_tasks, register_commands
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,7 +35,9 @@ app = typer.Typer(
 
 
 def user_errors(fn: F) -> F:
-    """A GlueError becomes one red line and exit code 2; Ctrl-C a short note and 130."""
+    """A GlueError becomes one red line and exit code 2; a plugin's exception one line naming the
+    plugin and exit code 1 (the traceback with --verbose); Ctrl-C a short note and 130."""
+    has_verbose = "verbose" in inspect.signature(fn).parameters
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -44,8 +49,29 @@ def user_errors(fn: F) -> F:
         except KeyboardInterrupt:
             error_line("Interrupted. The last checkpoint is kept: rerun with --resume to continue.")
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):  # Typer's own signals and usage errors
+            raise
+        except Exception as exc:
+            switch = "--verbose" if has_verbose else "GLUE_TRACE_PLUGINS=1"
+            if not plugin_failed(exc, bool(kwargs.get("verbose")), switch):
+                raise  # glue's own bug: the traceback is what to report
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def plugin_failed(exc: Exception, verbose: bool, switch: str) -> bool:
+    """If a plugin's code raised ``exc``: one line naming the plugin and where (the traceback first
+    when ``verbose`` or GLUE_TRACE_PLUGINS), and True. False when no plugin's code raised it."""
+    failure = blame(exc, get_plugins().infos)
+    if failure is None:
+        return False
+    if verbose or os.environ.get("GLUE_TRACE_PLUGINS"):
+        traceback.print_exception(exc, file=sys.stderr)
+        error_line(failure.line())
+    else:
+        error_line(f"{failure.line()} ({switch} shows the traceback)")
+    return True
 
 
 def warn_broken_plugins() -> None:
@@ -462,4 +488,10 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    build_app()(prog_name="glue")
+    glue = build_app()
+    try:
+        glue(prog_name="glue")
+    except Exception as exc:  # a plugin's own command raised (user_errors wraps glue's commands)
+        if not plugin_failed(exc, "--verbose" in sys.argv[1:], "GLUE_TRACE_PLUGINS=1"):
+            raise
+        sys.exit(1)

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pluggy
 
-from glue_cli.plugins import trace
+from glue_cli.plugins import call_order, trace
 from glue_cli.reporting import is_opt_in
 
 
@@ -109,7 +109,8 @@ class RunEnded(Event):
 
 
 class EventSink:
-    """Hands events to each ``glue_on_event`` implementation; a failing one is warned about, then skipped.
+    """Hands events to each ``glue_on_event`` implementation, in pluggy's order (``tryfirst``/``trylast``
+    honoured); a failing one is warned about, then skipped.
 
     An opt-in reporter (``opt_in = True``, see ``glue_cli.reporting``) gets events only when it is
     in ``enabled`` (the plugin names ``--report-to`` turned on).
@@ -121,7 +122,7 @@ class EventSink:
         self._broken: set[str] = set()
 
     def __call__(self, event: Event) -> None:
-        for impl in self._pm.hook.glue_on_event.get_hookimpls():
+        for impl in call_order(self._pm, "glue_on_event"):
             if impl.plugin_name in self._broken:
                 continue
             if is_opt_in(impl.plugin) and impl.plugin_name not in self._enabled:

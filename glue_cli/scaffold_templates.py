@@ -185,8 +185,11 @@ class {{class}}Backend:
     """A training backend: glue's trainer owns the loop, the backend runs steps on its framework."""
 
     name = "{{name}}"
-    framework = "{{module}}"
-    extra = "{{name}}"
+    # FILL IN: the framework your models run on, one of "torch", "tf", "flax" (glue_cli.api.FRAMEWORKS):
+    # glue tells transformers to load only this one. Any other value is refused when glue loads the plugin.
+    framework = "torch"
+    # The glue-cli extra that installs that framework (used when install_hint below is not set).
+    extra = "torch"
     # How to install what the backend needs (shown when it is not usable here).
     install_hint = "Install it with: pip install {{dist}}"
     # Batches are padded to a multiple of this length (a compiling framework wants few shapes).
@@ -321,10 +324,10 @@ def test_glue_loads_the_plugin_without_error():
 def test_it_reports_evaluations_and_the_end_of_the_run():
     out = io.StringIO()
     reporter = {{class}}Reporter(out)
-    reporter.glue_on_event(events.EvalEnded(epoch=1, split="validation", metrics={"accuracy": 0.75},
-                                            examples=8, seconds=0.5))
-    reporter.glue_on_event(events.RunEnded(metrics={"validation": {"accuracy": 0.75}}, train_seconds=3.0,
-                                           seconds=4.0))
+    reporter.glue_on_event(EvalEnded(epoch=1, split="validation", metrics={"accuracy": 0.75},
+                                     examples=8, seconds=0.5))
+    reporter.glue_on_event(RunEnded(metrics={"validation": {"accuracy": 0.75}}, train_seconds=3.0,
+                                    seconds=4.0))
     assert "epoch 1 validation: accuracy=0.7500" in out.getvalue()
     assert "finished" in out.getvalue()
 '''

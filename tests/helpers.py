@@ -45,9 +45,9 @@ def ok(*args: str) -> Result:
 
 
 class InterruptAfterFirstEpoch:
-    """A plugin that presses Ctrl-C right after the first epoch's checkpoint."""
+    """A plugin that presses Ctrl-C right after the first epoch's checkpoint (after every reporter saw it)."""
 
-    @hookimpl
+    @hookimpl(trylast=True)
     def glue_on_event(self, event: events.Event) -> None:
         if isinstance(event, events.CheckpointSaved) and event.epoch == 1:
             raise KeyboardInterrupt

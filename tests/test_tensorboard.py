@@ -68,9 +68,9 @@ def test_scalars_tensorboard_reads_back_equal_the_history(tmp_path, tiny_model, 
 
 
 class InterruptAtStep4:
-    """Ctrl-C during the second epoch (3 steps each), after step 4 was reported."""
+    """Ctrl-C during the second epoch (3 steps each), after step 4 was reported (trylast: to every reporter)."""
 
-    @hookimpl
+    @hookimpl(trylast=True)
     def glue_on_event(self, event):
         if isinstance(event, events.StepEnded) and event.step == 4:
             raise KeyboardInterrupt

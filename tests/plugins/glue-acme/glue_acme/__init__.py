@@ -21,7 +21,8 @@ class AcmeBackend:
     """A backend for ACME's accelerator; its framework is not installed in the tests."""
 
     name = "acme"
-    framework = "acme_accel"
+    # Its models are PyTorch models; acme_accel runs them (like torch_xla does for TPUs).
+    framework = "torch"
     extra = "acme"
     install_hint = "Install it with: pip install acme-accel"
     pad_multiple = 64
