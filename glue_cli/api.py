@@ -9,10 +9,26 @@ Importing it loads no deep-learning framework.
 from __future__ import annotations
 
 from glue_cli import PLUGIN_API_VERSION
-from glue_cli.backends import FRAMEWORKS, PRECISIONS, Backend, Engine, ModelSpec, cpu_has_native_bf16
+from glue_cli.backends import (
+    FRAMEWORKS,
+    PRECISIONS,
+    Backend,
+    BackendBase,
+    Engine,
+    ModelSpec,
+    cpu_has_native_bf16,
+)
 from glue_cli.batching import Batch
 from glue_cli.data import Split, read_glue_split
 from glue_cli.display import console, metrics_table
+from glue_cli.engine_base import (
+    EngineBase,
+    batch_labels,
+    label_arguments,
+    load_error,
+    quiet_transformers,
+    write_pretrained,
+)
 from glue_cli.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -37,10 +53,9 @@ from glue_cli.hookspecs import hookimpl
 from glue_cli.optimization import OptimizerSettings, decays
 from glue_cli.plugins import get_backends, get_plugins, get_tasks
 from glue_cli.tasks import GlueLayout, Task
+from glue_cli.testing import check_backend
+from glue_cli.tinymodel import make_tiny_bert
 from glue_cli.weights import WEIGHTS, has_safetensors, read_safetensors
-
-# Base classes for backends and the backend conformance suite (glue_cli.testing) join here:
-# from glue_cli.testing import BackendBase, EngineBase, check_backend
 
 __all__ = [
     # The version of this API, and the hook marker.
@@ -56,14 +71,23 @@ __all__ = [
     "Batch",
     "Engine",
     "ModelSpec",
+    "BackendBase",
+    "EngineBase",
     "OptimizerSettings",
     "decays",
     "cpu_has_native_bf16",
     "WEIGHTS",
     "has_safetensors",
     "read_safetensors",
-    # Backend base classes and conformance suite (glue_cli.testing): "BackendBase", "EngineBase",
-    # "check_backend" go here.
+    # The framework-neutral steps every engine shares (EngineBase uses them; an engine may too).
+    "label_arguments",
+    "quiet_transformers",
+    "load_error",
+    "batch_labels",
+    "write_pretrained",
+    # The backend conformance suite a backend plugin's tests run, and the tiny model it uses.
+    "check_backend",
+    "make_tiny_bert",
     # Events (glue_on_event).
     "Event",
     "RunStarted",

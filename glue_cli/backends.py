@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -16,12 +18,12 @@ from glue_cli.optimization import OptimizerSettings
 from glue_cli.registry import Registry
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+# The frameworks transformers loads models for: a backend's ``framework`` is one of these.
 FRAMEWORK_SWITCHES = {"torch": "USE_TORCH", "tf": "USE_TF", "flax": "USE_FLAX"}
-# What a backend's ``framework`` may be: the frameworks transformers loads models for.
 FRAMEWORKS = tuple(FRAMEWORK_SWITCHES)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     """Everything a backend needs to build a model to train or evaluate."""
 
@@ -33,7 +35,6 @@ class ModelSpec:
     xla: bool = False
     seed: int = 42
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
-    device: str | None = None
     # How many local devices to split each batch over (data parallel); None: all visible.
     devices: int | None = None
     verbose: bool = False
@@ -41,7 +42,13 @@ class ModelSpec:
 
 @runtime_checkable
 class Engine(Protocol):
-    """One model held by a backend: trained step by step, asked for logits, saved."""
+    """One model held by a backend: trained step by step, asked for logits, saved.
+
+    ``glue_cli.engine_base.EngineBase`` implements the saving and state files; subclass it.
+    """
+
+    # Where the model runs, as the user should read it ("cpu", "cuda:0", "cpu x2").
+    device: str
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
         """One optimizer update on ``batch`` at ``learning_rate``; returns the batch's mean loss."""
@@ -70,17 +77,17 @@ class Engine(Protocol):
 
 @runtime_checkable
 class Backend(Protocol):
-    """A training backend, registered through ``glue_register_backends``.
+    """A training backend, registered through ``glue_register_backends``; ``BackendBase`` holds the defaults.
 
     ``framework`` is the framework its models run on, one of ``FRAMEWORKS`` (``torch``, ``tf``,
     ``flax``: what transformers can load); glue tells transformers to import only that one, so a
-    backend with any other value is refused when it registers. ``extra`` names the glue-cli extra
-    that installs it (``pip install "glue-cli[<extra>]"``) unless the backend has an ``install_hint``.
+    backend with any other value is refused when it registers. ``install_hint`` says how to install
+    what is missing (None: ``pip install "glue-cli[<framework>]"``).
     """
 
     name: str
     framework: str
-    extra: str
+    install_hint: str | None
     # Batches are padded to a multiple of this length (XLA/jit: few shapes).
     pad_multiple: int
     # Pad the last batch with filler rows to a full batch (one shape fewer to compile).
@@ -102,9 +109,42 @@ class Backend(Protocol):
         """What ``--amp`` means on ``device``: fp16 on a GPU, bf16 on a CPU."""
         ...
 
-    def create(self, spec: ModelSpec, total_steps: int) -> Engine:
+    def create(self, spec: ModelSpec) -> Engine:
         """Load the model at ``spec.path`` with a fresh classification head when it has none."""
         ...
+
+
+class BackendBase(ABC):
+    """Defaults for a backend plugin: subclass, set ``name``, ``framework`` and ``modules``, write ``create``.
+
+    Import the framework inside methods, never at module level: a backend whose framework is
+    missing must still register and say so.
+    """
+
+    name: ClassVar[str]
+    framework: ClassVar[str]
+    # Import names that must be installed for the backend to run (checked without importing them).
+    modules: ClassVar[tuple[str, ...]] = ()
+    install_hint: ClassVar[str | None] = None
+    pad_multiple: ClassVar[int] = 8
+    fixed_batch_rows: ClassVar[bool] = False
+
+    def unavailable_reason(self) -> str | None:
+        missing = [m for m in self.modules if importlib.util.find_spec(m) is None]
+        return f"{', '.join(missing)} not installed" if missing else None
+
+    def devices(self) -> list[str]:
+        return ["cpu"]
+
+    def precisions(self, device: str | None = None) -> list[str]:
+        return ["fp32"]
+
+    def amp_precision(self, device: str | None = None) -> str:
+        return "fp32"
+
+    @abstractmethod
+    def create(self, spec: ModelSpec) -> Engine:
+        """Load the model at ``spec.path`` with a fresh classification head when it has none."""
 
 
 def backend_names(backend: Backend) -> tuple[str, ...]:
@@ -132,9 +172,10 @@ def registration_problem(backend: Backend) -> str | None:
 
 
 def install_hint(backend: Backend) -> str:
-    """A backend may say how to install its framework; else it names an extra of glue-cli."""
+    """A backend may say how to install its framework; else it names glue-cli's extra of that framework."""
+    # getattr: a backend written against the protocol alone (no BackendBase) may leave it out.
     custom = getattr(backend, "install_hint", None)
-    return custom or f'Install it with: pip install "glue-cli[{backend.extra}]"'
+    return custom or f'Install it with: pip install "glue-cli[{backend.framework}]"'
 
 
 def require_available(backend: Backend) -> None:

@@ -222,7 +222,7 @@ def files_given(
     label_field: str | None = None,
 ) -> Any:
     from glue_cli.custom import Files
-    from glue_cli.trainer import split_list
+    from glue_cli.pipeline import split_list
 
     return Files(
         None, str(validation_file) if validation_file else None, str(test_file) if test_file else None,
@@ -255,10 +255,11 @@ def evaluate(
 
     warn_broken_plugins()
     request = inference.Request(
-        task, require_model(model), backend or setting("backend"), str(data_dir) if data_dir else None,
-        files_given(validation_file, None, text_fields, label_field),
-        max_seq_length or setting("max_seq_length"), batch_size, max_eval_samples, amp, precision, verbose,
-        devices,
+        task=task, model=require_model(model), backend=backend or setting("backend"),
+        data_dir=str(data_dir) if data_dir else None,
+        files=files_given(validation_file, None, text_fields, label_field),
+        max_length=max_seq_length or setting("max_seq_length"), batch_size=batch_size,
+        max_samples=max_eval_samples, amp=amp, precision=precision, verbose=verbose, devices=devices,
     )
     results = inference.evaluate(request)
     if not quiet:
@@ -297,9 +298,10 @@ def predict(
 
     warn_broken_plugins()
     request = inference.Request(
-        task, require_model(model), backend or setting("backend"), str(data_dir) if data_dir else None,
-        files_given(None, test_file, text_fields), max_seq_length or setting("max_seq_length"), batch_size,
-        None, amp, precision, verbose, devices,
+        task=task, model=require_model(model), backend=backend or setting("backend"),
+        data_dir=str(data_dir) if data_dir else None, files=files_given(None, test_file, text_fields),
+        max_length=max_seq_length or setting("max_seq_length"), batch_size=batch_size, amp=amp,
+        precision=precision, verbose=verbose, devices=devices,
     )
     written = inference.predict(request, output_dir, overwrite, make_zip)
     if not quiet:

@@ -1,13 +1,21 @@
-"""Logits over a whole split, batch by batch, and the task's metrics from them."""
+"""Logits over a whole split, batch by batch, and what is made of them: metrics, dev predictions,
+leaderboard files."""
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import numpy as np
 
 from glue_cli import metrics
 from glue_cli.backends import Backend, Engine
 from glue_cli.batching import iterate
+from glue_cli.errors import DataError
+from glue_cli.events import EvalEnded, EventSink
 from glue_cli.features import Encoded
+from glue_cli.pipeline import Prepared
+from glue_cli.submission import check_free, submission_paths, write_eval_predictions, write_submission
 from glue_cli.tasks import Task
 
 
@@ -35,3 +43,49 @@ def split_logits(
 def score(task: Task, logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     predictions = metrics.predictions_from_logits(logits, task.is_regression)
     return metrics.compute(task.metrics, labels, predictions)
+
+
+def all_logits(
+    engine: Engine, p: Prepared, split: str, batch_size: int, max_length: int,
+    permutation: list[int] | None = None,
+) -> np.ndarray:
+    """Logits of a whole split, columns in the task's label order."""
+    logits = split_logits(
+        engine, p.backend, p.encoded[split], batch_size, max_length, p.pad_id, p.task.num_labels
+    )
+    return logits if permutation is None else logits[:, permutation]
+
+
+def evaluate_all(
+    engine: Engine, p: Prepared, batch_size: int, max_length: int, emit: EventSink | None,
+    epoch: int, permutation: list[int] | None = None, predictions_dir: Path | None = None,
+) -> dict[str, dict[str, float]]:
+    """The task's metrics on each of its evaluation splits; dev predictions written beside gold labels."""
+    results = {}
+    for name in p.task.eval_splits:
+        start = time.perf_counter()
+        logits = all_logits(engine, p, name, batch_size, max_length, permutation)
+        labels = p.splits[name].labels
+        assert labels is not None
+        results[name] = score(p.task, logits, labels)
+        if emit is not None:
+            emit(EvalEnded(epoch, name, results[name], len(labels), time.perf_counter() - start))
+        if predictions_dir is not None:
+            write_eval_predictions(p.task, p.splits[name].ids, logits, labels, predictions_dir / f"{name}.tsv")
+    return results
+
+
+def predict_test(
+    engine: Engine, p: Prepared, batch_size: int, max_length: int, out_dir: Path, overwrite: bool,
+    permutation: list[int] | None = None,
+) -> dict[str, str]:
+    """Leaderboard files for every test split read; returns {split: file written}."""
+    tests = [s for s in p.task.unlabelled_splits if s in p.splits]
+    if not tests:
+        raise DataError(f"No test split to predict for {p.task.name}.", "Pass the test file (--test-file).")
+    paths = submission_paths(p.task, tests, out_dir)
+    check_free(list(paths.values()), overwrite)
+    for split, path in paths.items():
+        logits = all_logits(engine, p, split, batch_size, max_length, permutation)
+        write_submission(p.task, p.splits[split].ids, logits, path)
+    return {split: str(path) for split, path in paths.items()}

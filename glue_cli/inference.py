@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from glue_cli import sources
-from glue_cli.backends import ModelSpec, choose_precision
+from glue_cli.backends import Engine, choose_precision
 from glue_cli.custom import Files
 from glue_cli.errors import RunDirError
+from glue_cli.evaluation import evaluate_all, predict_test
 from glue_cli.models import label_permutation, read_label2id, resolve_model
+from glue_cli.pipeline import Prepared, limit, model_spec, open_backend, tokenize
 from glue_cli.runs import RunDir
 from glue_cli.submission import zip_folder
-from glue_cli.trainer import Prepared, evaluate_all, open_backend, predict_test, tokenize
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Request:
     """What ``glue eval`` / ``glue predict`` were asked."""
 
@@ -37,7 +37,7 @@ class Request:
 @dataclass
 class Loaded:
     p: Prepared
-    engine: Any
+    engine: Engine
     permutation: list[int] | None
 
 
@@ -49,15 +49,10 @@ def load(request: Request, role: str) -> Loaded:
     files = sources.files_with_record(request.files, record)
     task, splits = sources.load(request.task, request.data_dir, files, (role,), recorded=record)
     if role == "eval":
-        splits = {s: split.head(request.max_samples) for s, split in splits.items()}
+        splits = limit(splits, dict.fromkeys(splits, request.max_samples))
     p = tokenize(task, splits, backend, model_path, request.max_length)
     chosen = choose_precision(p.backend, request.precision, request.amp, p.backend.devices()[0])
-    labels = p.task.labels or ("score",)
-    spec = ModelSpec(
-        path=p.model, num_labels=p.task.num_labels, regression=p.task.is_regression,
-        id2label=dict(enumerate(labels)), precision=chosen, devices=request.devices, verbose=request.verbose,
-    )
-    engine = p.backend.create(spec, 0)
+    engine = p.backend.create(model_spec(p, chosen, devices=request.devices, verbose=request.verbose))
     permutation = None
     if p.task.labels is not None:
         permutation = label_permutation(p.task.labels, read_label2id(p.model))

@@ -170,26 +170,28 @@ BACKEND_MODULE = '''"""The {{name}} backend for glue-cli: a skeleton to fill in.
 
 Until `create` builds an engine, `unavailable_reason` says the backend is not implemented, and
 `glue backends` lists it as not usable. The contract: glue-cli's docs/plugins.md ("The Backend
-and Engine contracts"); everything named there is imported from glue_cli.api.
+and Engine contracts", with a complete worked engine); everything named there is imported from
+glue_cli.api. BackendBase and EngineBase hold every default and every framework-neutral step:
+fill in only your framework's part.
 """
 
 from __future__ import annotations
 
-from glue_cli.api import hookimpl
+from glue_cli.api import BackendBase, EngineBase, hookimpl
 
 # The glue-cli plugin API versions this plugin works with (a PEP 440 range).
 GLUE_CLI_API = "{{api}}"
 
 
-class {{class}}Backend:
+class {{class}}Backend(BackendBase):
     """A training backend: glue's trainer owns the loop, the backend runs steps on its framework."""
 
     name = "{{name}}"
     # FILL IN: the framework your models run on, one of "torch", "tf", "flax" (glue_cli.api.FRAMEWORKS):
     # glue tells transformers to load only this one. Any other value is refused when glue loads the plugin.
     framework = "torch"
-    # The glue-cli extra that installs that framework (used when install_hint below is not set).
-    extra = "torch"
+    # The modules that must be installed for the backend to run (checked without importing them).
+    modules = ("torch",)
     # How to install what the backend needs (shown when it is not usable here).
     install_hint = "Install it with: pip install {{dist}}"
     # Batches are padded to a multiple of this length (a compiling framework wants few shapes).
@@ -198,21 +200,40 @@ class {{class}}Backend:
     fixed_batch_rows = False
 
     def unavailable_reason(self):
+        # FILL IN: delete this method once create() works (BackendBase checks `modules`).
         return "the {{name}} backend is not implemented yet (fill in {{module}}/__init__.py)"
 
-    def devices(self):
-        return ["cpu"]
+    def create(self, spec):
+        return {{class}}Engine(spec)
 
-    def precisions(self, device=None):
-        return ["fp32"]
 
-    def amp_precision(self, device=None):
-        return "fp32"
+class {{class}}Engine(EngineBase):
+    """FILL IN each method: docs/plugins.md shows a complete one for PyTorch."""
 
-    def create(self, spec, total_steps):
-        # Return an object with train_step, predict, save_model, save_state, load_state and
-        # compile_count (glue_cli.api.Engine).
+    def __init__(self, spec):
+        super().__init__(spec, device="cpu")
         raise NotImplementedError("the {{name}} backend is not implemented yet")
+
+    def train_step(self, batch, learning_rate):
+        raise NotImplementedError
+
+    def predict(self, batch):
+        raise NotImplementedError
+
+    def model_config(self):
+        raise NotImplementedError
+
+    def architecture(self):
+        raise NotImplementedError
+
+    def weights(self):
+        raise NotImplementedError
+
+    def state_arrays(self):
+        raise NotImplementedError
+
+    def restore_state(self, arrays):
+        raise NotImplementedError
 
 
 @hookimpl

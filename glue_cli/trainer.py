@@ -1,54 +1,40 @@
-"""The training loop every backend shares: data, schedule, epochs, evaluation, checkpoints.
+"""The training loop every backend shares: schedule, epochs, evaluation, checkpoints, the final save.
 
-A backend only supplies the framework part (an ``Engine``: one step, logits, saving), the
-way Keras keeps the fit loop once in ``trainers/`` and the per-framework steps in backends.
+A backend only supplies the framework part (an ``Engine``: one step, logits, its weights and
+state), the way Keras keeps the fit loop once in ``trainers/`` and the per-framework steps in
+backends. Getting from names to tokenized data and a model spec is ``pipeline``'s job.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from glue_cli import sources
-from glue_cli.atomic import atomic_dir, write_json
-from glue_cli.backends import (
-    Backend,
-    ModelSpec,
-    choose_precision,
-    only_framework,
-    require_available,
-)
+from glue_cli import checkpoint, sources
+from glue_cli.atomic import atomic_dir
+from glue_cli.backends import Engine, choose_precision
 from glue_cli.batching import epoch_order, iterate, num_batches
+from glue_cli.checkpoint import Position
 from glue_cli.config import RunConfig
-from glue_cli.custom import Files
-from glue_cli.data import Split
-from glue_cli.errors import DataError
-from glue_cli.evaluation import score, split_logits
+from glue_cli.evaluation import evaluate_all, predict_test
 from glue_cli.events import (
     CheckpointSaved,
     Compiled,
     EpochEnded,
     EpochStarted,
-    EvalEnded,
     EventSink,
     RunEnded,
     RunStarted,
     StepEnded,
 )
-from glue_cli.features import Encoded, encode
-from glue_cli.models import load_tokenizer, resolve_model
 from glue_cli.optimization import OptimizerSettings, Schedule
-from glue_cli.plugins import get_backends, get_plugins, get_tasks
+from glue_cli.pipeline import Prepared, files_of, limit, model_spec, open_backend, split_list, tokenize
+from glue_cli.plugins import get_plugins
 from glue_cli.reporting import enabled_reporters
-from glue_cli.runs import default_run_path, git_commit, prepare
-from glue_cli.submission import check_free, submission_paths, write_eval_predictions, write_submission
-from glue_cli.tasks import Task
+from glue_cli.runs import RunDir, default_run_path, git_commit, prepare
 
 # Final dev-set predictions beside their labels, one <split>.tsv each, to check metrics on.
 EVAL_PREDICTIONS = "eval_predictions"
@@ -70,128 +56,97 @@ def versions() -> dict[str, str]:
 
 
 @dataclass
-class Prepared:
-    """A task, a backend and tokenized data, ready for an engine."""
+class Progress:
+    """What the loop has done so far in this process."""
 
-    task: Task
-    backend: Backend
-    model: str
-    tokenizer: Any
-    splits: dict[str, Split]
-    encoded: dict[str, Encoded]
-
-    @property
-    def pad_id(self) -> int:
-        return self.tokenizer.pad_token_id or 0
+    step: int
+    compiles: int
+    results: dict[str, dict[str, float]] = field(default_factory=dict)
+    epoch_seconds: list[float] = field(default_factory=list)
+    examples: int = 0
 
 
-def open_backend(name: str) -> Backend:
-    """The named backend, checked usable; other frameworks switched off before transformers loads."""
-    backend = get_backends().get(name)
-    require_available(backend)
-    only_framework(backend.framework)
-    return backend
+def run_files(config: RunConfig) -> Any:
+    return files_of(config.train_file, config.validation_file, config.test_file, config.text_fields,
+                    config.label_field, config.labels)
 
 
-def tokenize(
-    task: Task, splits: dict[str, Split], backend: Backend, model: str, max_length: int
-) -> Prepared:
-    """Load the model's tokenizer and encode every split (through the on-disk cache)."""
-    model_path = resolve_model(model)
-    tokenizer = load_tokenizer(model_path)
-    encoded = {s: encode(split, tokenizer, max_length) for s, split in splits.items()}
-    return Prepared(task, backend, model_path, tokenizer, splits, encoded)
+def prepare_training(config: RunConfig) -> Prepared:
+    """The backend, the task's splits (train, eval, and test with --do-predict) limited and tokenized."""
+    backend = open_backend(config.backend)
+    roles = ("train", "eval", "test") if config.do_predict else ("train", "eval")
+    task, splits = sources.load(config.task, config.data_dir, run_files(config), roles)
+    limits = {"train": config.max_train_samples, **{s: config.max_eval_samples for s in task.eval_splits}}
+    return tokenize(task, limit(splits, limits), backend, config.model, config.max_seq_length)
 
 
-def prepare_data(
-    task_name: str, backend_name: str, model: str, data_dir: str | None, splits: list[str] | None,
-    max_length: int, limits: dict[str, int | None],
-) -> Prepared:
-    """Named splits of a registered task (its eval splits by default), read and tokenized."""
-    backend = open_backend(backend_name)
-    task = get_tasks().get(task_name)
-    read = sources.read_named_splits(task, data_dir, list(splits or task.eval_splits))
-    return tokenize(task, {s: split.head(limits.get(s)) for s, split in read.items()}, backend, model, max_length)
-
-
-def files_of(config: RunConfig) -> Files:
-    return Files(
-        config.train_file, config.validation_file, config.test_file,
-        split_list(config.text_fields), config.label_field, split_list(config.labels),
+def build_engine(p: Prepared, config: RunConfig, precision: str, run: RunDir, verbose: bool) -> tuple[Engine, Position]:
+    """A fresh engine on the prepared model, or the checkpoint's model and state with --resume."""
+    start = checkpoint.read(run.checkpoint) if config.resume else Position(0, 0, p.backend.name)
+    spec = model_spec(
+        p, precision, path=checkpoint.model_path(run.checkpoint) if config.resume else None,
+        xla=config.xla, seed=config.seed, devices=config.devices, verbose=verbose,
+        optimizer=OptimizerSettings(weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm),
     )
+    engine = p.backend.create(spec)
+    if config.resume:
+        checkpoint.restore(engine, run.checkpoint, start, p.backend.name)
+    return engine, start
 
 
-def split_list(value: str | None) -> tuple[str, ...] | None:
-    """``"a,b"`` -> ``("a", "b")``; the CLI keeps comma-separated lists as one string."""
-    if value is None:
-        return None
-    items = tuple(v.strip() for v in value.split(",") if v.strip())
-    return items or None
+def train_epoch(
+    engine: Engine, p: Prepared, config: RunConfig, epoch: int, schedule: Schedule, progress: Progress,
+    steps_per_epoch: int, emit: EventSink,
+) -> None:
+    """One pass over the training rows (the ones not yet seen when resuming mid-epoch)."""
+    train_data = p.encoded["train"]
+    emit(EpochStarted(epoch + 1, steps_per_epoch, progress.step))
+    t_epoch, loss_sum, seen = time.perf_counter(), 0.0, 0
+    for batch in iterate(
+        train_data, config.batch_size, p.backend.pad_multiple, config.max_seq_length,
+        order=epoch_order(len(train_data), config.seed, epoch),
+        fixed_rows=p.backend.fixed_batch_rows, pad_token_id=p.pad_id,
+        skip=progress.step - epoch * steps_per_epoch,
+    ):
+        t_step = time.perf_counter()
+        rate = schedule.rate(progress.step)
+        loss = engine.train_step(batch, rate)
+        progress.step += 1
+        if engine.compile_count() != progress.compiles:
+            progress.compiles = engine.compile_count()
+            emit(Compiled(progress.step, list(batch.shape), progress.compiles))
+        loss_sum += loss * batch.num_examples
+        seen += batch.num_examples
+        emit(StepEnded(progress.step, epoch + 1, loss, rate, batch.num_examples, time.perf_counter() - t_step))
+    seconds = time.perf_counter() - t_epoch
+    progress.epoch_seconds.append(seconds)
+    progress.examples += seen
+    emit(EpochEnded(epoch + 1, seconds, loss_sum / max(1, seen), seen, seen / seconds))
 
 
-def evaluate_all(
-    engine: Any, p: Prepared, batch_size: int, max_length: int, emit: EventSink | None,
-    epoch: int, permutation: list[int] | None = None, predictions_dir: Path | None = None,
-) -> dict[str, dict[str, float]]:
-    results = {}
-    for name in p.task.eval_splits:
-        start = time.perf_counter()
-        logits = all_logits(engine, p, name, batch_size, max_length, permutation)
-        labels = p.splits[name].labels
-        assert labels is not None
-        results[name] = score(p.task, logits, labels)
-        if emit is not None:
-            emit(EvalEnded(epoch, name, results[name], len(labels), time.perf_counter() - start))
-        if predictions_dir is not None:
-            write_eval_predictions(p.task, p.splits[name].ids, logits, labels, predictions_dir / f"{name}.tsv")
-    return results
+def save_final_model(engine: Engine, p: Prepared, run: RunDir, config: RunConfig) -> None:
+    """model/: the weights, the tokenizer and the task record that glue eval/predict rebuild the task from."""
+    with atomic_dir(run.model) as tmp:
+        engine.save_model(tmp)
+        p.tokenizer.save_pretrained(str(tmp))
+        sources.record_task(tmp, p.task, run_files(config))
 
 
-def all_logits(
-    engine: Any, p: Prepared, split: str, batch_size: int, max_length: int,
-    permutation: list[int] | None = None,
-) -> np.ndarray:
-    """Logits of a whole split, columns in the task's label order."""
-    logits = split_logits(
-        engine, p.backend, p.encoded[split], batch_size, max_length, p.pad_id, p.task.num_labels
-    )
-    return logits if permutation is None else logits[:, permutation]
-
-
-def predict_test(
-    engine: Any, p: Prepared, batch_size: int, max_length: int, out_dir: Path, overwrite: bool,
-    permutation: list[int] | None = None,
-) -> dict[str, str]:
-    """Leaderboard files for every test split read; returns {split: file written}."""
-    tests = [s for s in p.task.unlabelled_splits if s in p.splits]
-    if not tests:
-        raise DataError(f"No test split to predict for {p.task.name}.", "Pass the test file (--test-file).")
-    paths = submission_paths(p.task, tests, out_dir)
-    check_free(list(paths.values()), overwrite)
-    for split, path in paths.items():
-        logits = all_logits(engine, p, split, batch_size, max_length, permutation)
-        write_submission(p.task, p.splits[split].ids, logits, path)
-    return {split: str(path) for split, path in paths.items()}
-
-
-def model_spec(
-    p: Prepared, config: RunConfig, precision: str, path: str, verbose: bool = False
-) -> ModelSpec:
-    labels = p.task.labels or ("score",)
-    return ModelSpec(
-        path=path,
-        num_labels=p.task.num_labels,
-        regression=p.task.is_regression,
-        id2label=dict(enumerate(labels)),
-        precision=precision,
-        xla=config.xla,
-        seed=config.seed,
-        optimizer=OptimizerSettings(
-            weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm
-        ),
-        devices=config.devices,
-        verbose=verbose,
-    )
+def summarize(p: Prepared, precision: str, progress: Progress, start: Position) -> dict[str, Any]:
+    """What metrics.json holds."""
+    seconds = sum(progress.epoch_seconds)
+    return {
+        "task": p.task.name,
+        "backend": p.backend.name,
+        "precision": precision,
+        "eval": progress.results,
+        "train": {
+            "seconds": round(seconds, 3),
+            "epoch_seconds": [round(s, 3) for s in progress.epoch_seconds],
+            "steps": progress.step - start.step,
+            "examples_per_second": round(progress.examples / seconds, 2) if seconds else 0.0,
+        },
+    }
 
 
 def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict[str, Any]:
@@ -199,109 +154,48 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
     started = time.perf_counter()
     # Before any work: an unknown or uninstalled --report-to reporter is one line, not a late failure.
     reporters = enabled_reporters(split_list(config.report_to) or (), get_plugins().pm)
-    backend = open_backend(config.backend)
-    files = files_of(config)
-    roles = ("train", "eval", "test") if config.do_predict else ("train", "eval")
-    task, splits = sources.load(config.task, config.data_dir, files, roles)
-    limits = {"train": config.max_train_samples, **{s: config.max_eval_samples for s in task.eval_splits}}
-    splits = {s: split.head(limits.get(s)) for s, split in splits.items()}
-    p = tokenize(task, splits, backend, config.model, config.max_seq_length)
+    p = prepare_training(config)
     precision = choose_precision(p.backend, config.precision, config.amp, p.backend.devices()[0])
-    out = Path(config.output_dir or default_run_path(p.task.name, p.backend.name))
-    run = prepare(out, config.overwrite, config.resume)
+    run = prepare(Path(config.output_dir or default_run_path(p.task.name, p.backend.name)),
+                  config.overwrite, config.resume)
     emit = EventSink(get_plugins().pm, reporters)
 
-    train_data = p.encoded["train"]
-    steps_per_epoch = num_batches(len(train_data), config.batch_size)
+    steps_per_epoch = num_batches(len(p.encoded["train"]), config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     schedule = Schedule.from_ratio(config.learning_rate, total_steps, config.warmup_ratio)
-    start_step = 0
-    weights = p.model
-    if config.resume:
-        state = json.loads((run.checkpoint / "state.json").read_text(encoding="utf-8"))
-        start_step, weights = int(state["step"]), str(run.checkpoint / "model")
-    engine = p.backend.create(model_spec(p, config, precision, weights, verbose), total_steps)
-    if config.resume:
-        engine.load_state(run.checkpoint)
-    device = getattr(engine, "device", "cpu")
+    engine, start = build_engine(p, config, precision, run, verbose)
     run.write_config({
         **config.to_dict(),
         "task": p.task.name, "backend": p.backend.name, "model_path": p.model,
-        "precision": precision, "device": str(device),
+        "precision": precision, "device": engine.device,
         "versions": versions(), "git_commit": git_commit(),
     })
     emit(RunStarted(
-        str(run.path), p.task.name, p.backend.name, str(device), precision, config.model,
-        config.epochs, steps_per_epoch, total_steps, len(train_data),
-        {s: len(p.encoded[s]) for s in p.task.eval_splits}, start_step, quiet,
+        str(run.path), p.task.name, p.backend.name, engine.device, precision, config.model,
+        config.epochs, steps_per_epoch, total_steps, len(p.encoded["train"]),
+        {s: len(p.encoded[s]) for s in p.task.eval_splits}, start.step, quiet,
         {s: e.cached for s, e in p.encoded.items()},
     ))
 
-    step, compiles = start_step, engine.compile_count()
-    results: dict[str, dict[str, float]] = {}
-    epoch_seconds: list[float] = []
-    examples_total = 0
-    pad_id = p.pad_id
-    for epoch in range(start_step // steps_per_epoch, config.epochs):
-        skip = step - epoch * steps_per_epoch
-        emit(EpochStarted(epoch + 1, steps_per_epoch, step))
-        t_epoch, loss_sum, seen = time.perf_counter(), 0.0, 0
-        for batch in iterate(
-            train_data, config.batch_size, p.backend.pad_multiple, config.max_seq_length,
-            order=epoch_order(len(train_data), config.seed, epoch),
-            fixed_rows=p.backend.fixed_batch_rows, pad_token_id=pad_id, skip=skip,
-        ):
-            t_step = time.perf_counter()
-            rate = schedule.rate(step)
-            loss = engine.train_step(batch, rate)
-            step += 1
-            if engine.compile_count() != compiles:
-                compiles = engine.compile_count()
-                emit(Compiled(step, list(batch.shape), compiles))
-            loss_sum += loss * batch.num_examples
-            seen += batch.num_examples
-            emit(StepEnded(step, epoch + 1, loss, rate, batch.num_examples,
-                           time.perf_counter() - t_step))
-        seconds = time.perf_counter() - t_epoch
-        epoch_seconds.append(seconds)
-        examples_total += seen
-        emit(EpochEnded(epoch + 1, seconds, loss_sum / max(1, seen), seen, seen / seconds))
+    progress = Progress(step=start.step, compiles=engine.compile_count())
+    for epoch in range(start.step // steps_per_epoch, config.epochs):
+        train_epoch(engine, p, config, epoch, schedule, progress, steps_per_epoch, emit)
         last = epoch + 1 == config.epochs
-        results = evaluate_all(
+        progress.results = evaluate_all(
             engine, p, config.eval_batch_size, config.max_seq_length, emit, epoch + 1,
             predictions_dir=run.path / EVAL_PREDICTIONS if last else None,
         )
-        with atomic_dir(run.checkpoint) as tmp:
-            engine.save_model(tmp / "model")
-            engine.save_state(tmp)
-            write_json(tmp / "state.json", {"step": step, "epoch": epoch + 1})
-        emit(CheckpointSaved(str(run.checkpoint), step, epoch + 1))
+        checkpoint.save(engine, run.checkpoint, Position(progress.step, epoch + 1, p.backend.name))
+        emit(CheckpointSaved(str(run.checkpoint), progress.step, epoch + 1))
 
-    with atomic_dir(run.model) as tmp:
-        engine.save_model(tmp)
-        p.tokenizer.save_pretrained(str(tmp))
-        sources.record_task(tmp, p.task, files)
-    predictions: dict[str, str] = {}
+    save_final_model(engine, p, run, config)
+    summary = summarize(p, precision, progress, start)
     if config.do_predict:
-        predictions = predict_test(
+        summary["predictions"] = predict_test(
             engine, p, config.eval_batch_size, config.max_seq_length, run.predictions, overwrite=True
         )
-    train_seconds = sum(epoch_seconds)
-    summary: dict[str, Any] = {
-        "task": p.task.name,
-        "backend": p.backend.name,
-        "precision": precision,
-        "eval": results,
-        "train": {
-            "seconds": round(train_seconds, 3),
-            "epoch_seconds": [round(s, 3) for s in epoch_seconds],
-            "steps": step - start_step,
-            "examples_per_second": round(examples_total / train_seconds, 2)
-            if train_seconds else 0.0,
-        },
-    }
-    if predictions:
-        summary["predictions"] = predictions
     run.write_metrics(summary)
-    emit(RunEnded(results, train_seconds, time.perf_counter() - started, compiles, epoch_seconds))
+    train_seconds = sum(progress.epoch_seconds)
+    emit(RunEnded(progress.results, train_seconds, time.perf_counter() - started, progress.compiles,
+                  progress.epoch_seconds))
     return summary

@@ -12,8 +12,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 for _switch in ("USE_TORCH", "USE_TF", "USE_FLAX"):
     os.environ.setdefault(_switch, "AUTO")
 
+from glue_cli.tinymodel import make_tiny_bert  # noqa: E402
 from helpers import FRAMEWORK_MODULES, framework_installed  # noqa: E402
-from tinymodel import make_tiny_bert  # noqa: E402
 
 # Tests that name no backend run on the default (torch) or, where torch is absent (the tf and
 # flax nox sessions), on the backend that is installed: looked up once per test session.

@@ -33,9 +33,9 @@ def history(run: Path) -> list[dict]:
 def engine_for(model, precision="fp32", seed=42, devices=None):
     from glue_plugins.flax_backend.engine import FlaxEngine
 
-    spec = ModelSpec(str(model), 2, False, {0: "0", 1: "1"}, precision=precision, seed=seed,
-                     devices=devices)
-    return FlaxEngine(spec, 10)
+    spec = ModelSpec(path=str(model), num_labels=2, regression=False, id2label={0: "0", 1: "1"},
+                     precision=precision, seed=seed, devices=devices)
+    return FlaxEngine(spec)
 
 
 def tiny_batch(rows: int = 2, length: int = 16) -> Batch:
@@ -57,7 +57,7 @@ def test_train_writes_the_run_and_torch_evaluates_the_saved_model_alike(tmp_path
     assert json.loads((run / "metrics.json").read_text()) == summary
     for name in ("config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt"):
         assert (run / "model" / name).is_file()
-    for name in ("optimizer.safetensors", "flax_state.json", "model/model.safetensors"):
+    for name in ("optimizer.safetensors", "engine_state.json", "model/model.safetensors"):
         assert (run / "checkpoint" / name).is_file()
     assert not [p for p in run.rglob("*") if p.suffix in {".msgpack", ".bin", ".pt", ".pkl"}]
     kinds = [h["event"] for h in history(run)]
@@ -106,7 +106,8 @@ def test_loads_pytorch_safetensors_without_torch(tiny_model):
         "from safetensors.numpy import load_file\n"
         "from glue_cli.backends import ModelSpec\n"
         "from glue_plugins.flax_backend.engine import FlaxEngine\n"
-        f"e = FlaxEngine(ModelSpec({str(tiny_model)!r}, 2, False, {{0: '0', 1: '1'}}), 1)\n"
+        f"e = FlaxEngine(ModelSpec(path={str(tiny_model)!r}, num_labels=2, regression=False,\n"
+        "                          id2label={0: '0', 1: '1'}))\n"
         f"pt = load_file({str(tiny_model / 'model.safetensors')!r})\n"
         "p = e.params['bert']\n"
         "q = p['encoder']['layer']['0']['attention']['self']['query']['kernel']\n"
@@ -139,9 +140,9 @@ def test_weight_decay_spares_biases_and_layernorm(tiny_model):
     from glue_cli.optimization import OptimizerSettings
     from glue_plugins.flax_backend.engine import FlaxEngine
 
-    base = ModelSpec(str(tiny_model), 2, False, {0: "0", 1: "1"})
+    base = ModelSpec(path=str(tiny_model), num_labels=2, regression=False, id2label={0: "0", 1: "1"})
     plain, decayed = (
-        FlaxEngine(dataclasses.replace(base, optimizer=OptimizerSettings(weight_decay=wd)), 1)
+        FlaxEngine(dataclasses.replace(base, optimizer=OptimizerSettings(weight_decay=wd)))
         for wd in (0.0, 0.5)
     )
     assert set(plain.opt_state[1].hyperparams) == {"learning_rate", "b1", "b2", "eps", "eps_root", "weight_decay"}
@@ -162,8 +163,8 @@ def test_steps_compile_at_most_once_per_length_bucket(tmp_path, tiny_model, real
     engines = []
     original = FlaxBackend.create
 
-    def spy(self, spec, steps):
-        engines.append(original(self, spec, steps))
+    def spy(self, spec):
+        engines.append(original(self, spec))
         return engines[-1]
 
     try:
@@ -223,7 +224,7 @@ def test_amp_is_fp32_on_a_cpu_without_native_bf16(tmp_path, tiny_model, real_glu
 def test_regression_head_trains_on_float_targets(tiny_model):
     from glue_plugins.flax_backend.engine import FlaxEngine
 
-    engine = FlaxEngine(ModelSpec(str(tiny_model), 1, True, {0: "score"}), 1)
+    engine = FlaxEngine(ModelSpec(path=str(tiny_model), num_labels=1, regression=True, id2label={0: "score"}))
     batch = tiny_batch()
     batch.labels = np.array([0.5, 4.2], dtype=np.float32)
     assert np.isfinite(engine.train_step(batch, 1e-3))
@@ -232,7 +233,7 @@ def test_regression_head_trains_on_float_targets(tiny_model):
 
 def test_last_partial_batch_is_evaluated_once(tiny_model, real_glue):
     from glue_cli.evaluation import split_logits
-    from glue_cli.trainer import prepare_data
+    from glue_cli.pipeline import prepare_data
     from glue_plugins.flax_backend.backend import FlaxBackend
 
     p = prepare_data("mrpc", "flax", str(tiny_model), None, ["validation"], 128,

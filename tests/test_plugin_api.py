@@ -7,16 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import glue_cli
 from glue_cli import api
 from glue_cli.scaffold import KINDS, files_for, names_for
 
 ROOT = Path(__file__).resolve().parent.parent
-# The backend conformance suite (glue_cli.testing) joins the api in the core split; the backend
-# scaffold's test already imports it. Until then it is the one name allowed without being there.
-ANNOUNCED = {"check_backend"}
 
 
 def test_every_name_in_all_exists_once():
@@ -54,7 +49,7 @@ def foreign_imports(source):
                 found += [f"{node.lineno}: from glue_cli import {n}" for n in names if n != "api"]
             elif node.module == "glue_cli.api":
                 found += [f"{node.lineno}: from glue_cli.api import {n} (not in __all__)" for n in names
-                          if n not in api.__all__ and not (n in ANNOUNCED and not hasattr(api, n))]
+                          if n not in api.__all__]
             elif node.module.split(".")[0] == "glue_cli":
                 found.append(f"{node.lineno}: from {node.module} import {', '.join(names)}")
     return found
@@ -88,9 +83,8 @@ def test_importing_the_api_loads_no_framework():
     assert loaded.stdout.strip() == "[]"
 
 
-def test_check_backend_is_part_of_the_api_once_it_exists():
-    """glue_cli.testing (the backend conformance suite) is re-exported by the api when it lands."""
-    testing = pytest.importorskip("glue_cli.testing")
-    if not hasattr(testing, "check_backend"):
-        pytest.skip("glue_cli.testing.check_backend does not exist yet")
-    assert "check_backend" in api.__all__ and api.check_backend is testing.check_backend
+def test_the_conformance_suite_and_base_classes_are_part_of_the_api():
+    from glue_cli import backends, engine_base, testing
+
+    assert api.check_backend is testing.check_backend
+    assert api.BackendBase is backends.BackendBase and api.EngineBase is engine_base.EngineBase

@@ -13,7 +13,8 @@ from glue_cli import events, hookspecs
 from glue_cli.backends import Backend, Engine, ModelSpec
 from glue_cli.batching import Batch
 from glue_cli.tasks import GlueLayout, Task
-from helpers import ok, pip_install_target, write_files
+from glue_cli.testing import CHECKS
+from helpers import ok, pip_install_target, reset_plugins, write_files
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 TEXT = DOC.read_text(encoding="utf-8")
@@ -94,17 +95,19 @@ def test_the_examples_are_complete_packages():
     assert set(files) == {
         "glue-reviews/pyproject.toml", "glue-reviews/glue_reviews/__init__.py",
         "glue-eval-csv/pyproject.toml", "glue-eval-csv/glue_eval_csv/__init__.py",
+        "glue-torch-lite/pyproject.toml", "glue-torch-lite/glue_torch_lite/__init__.py",
     }
     for path, code in files.items():
         if path.endswith(".py"):
             compile(code, path, "exec")
-            assert 'GLUE_CLI_API = ">=1,<2"' in code
+            assert 'GLUE_CLI_API = ">=2,<3"' in code
 
 
 @pytest.fixture(scope="module")
 def examples_site(tmp_path_factory):
     root = write_files(tmp_path_factory.mktemp("examples"), example_files())
-    return pip_install_target(tmp_path_factory.mktemp("site") / "site", root / "glue-reviews", root / "glue-eval-csv")
+    return pip_install_target(tmp_path_factory.mktemp("site") / "site", root / "glue-reviews", root / "glue-eval-csv",
+                              root / "glue-torch-lite")
 
 
 def reviews_folder(real_glue, folder):
@@ -147,3 +150,20 @@ def test_the_worked_examples_install_and_run(examples_site, monkeypatch, tiny_mo
     predictions = (run / "predictions" / "REVIEWS.tsv").read_text().splitlines()
     assert len(predictions) == 1 + 10
     assert predictions[1].split("\t")[0] == "r0"
+
+
+def test_the_worked_backend_passes_the_conformance_suite_and_trains(examples_site, monkeypatch, tiny_model,
+                                                                    real_glue, tmp_path):
+    """A backend written the way this page says, in a package of its own: no core file changes."""
+    pytest.importorskip("torch")
+    from glue_cli.api import check_backend
+
+    monkeypatch.syspath_prepend(str(examples_site))
+    reset_plugins()
+    report = check_backend("torch-lite", tmp_path / "conformance")
+    assert sorted(report.passed) == sorted(CHECKS) and not report.skipped
+    summary = ok("train", "mrpc", "--backend", "torch-lite", "--model", tiny_model, "--epochs", "1",
+                 "--max-train-samples", "32", "--max-eval-samples", "16", "--output-dir", tmp_path / "run",
+                 "--json").json()
+    assert summary["backend"] == "torch-lite" and set(summary["eval"]["validation"]) == {"accuracy", "f1",
+                                                                                           "combined_score"}

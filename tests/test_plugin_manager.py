@@ -170,7 +170,6 @@ from glue_cli.api import hookimpl
 
 class Backend:
     framework = "torch"
-    extra = "torch"
     pad_multiple = 8
     fixed_batch_rows = False
 
@@ -219,7 +218,6 @@ from glue_pm_crash.engine import build
 class CrashBackend:
     name = "pm-crash"
     framework = "torch"
-    extra = "torch"
     pad_multiple = 8
     fixed_batch_rows = False
 
@@ -235,7 +233,7 @@ class CrashBackend:
     def amp_precision(self, device=None):
         return "fp32"
 
-    def create(self, spec, total_steps):
+    def create(self, spec):
         return build(spec)
 
 

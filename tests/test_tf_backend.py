@@ -75,8 +75,8 @@ def capture_engine(monkeypatch):
     made = []
     original = TFBackend.create
 
-    def create(self, spec, steps):
-        made.append(original(self, spec, steps))
+    def create(self, spec):
+        made.append(original(self, spec))
         return made[-1]
 
     monkeypatch.setattr(TFBackend, "create", create)
@@ -141,8 +141,8 @@ def test_forced_bf16_really_computes_in_bf16(tiny_model):
     from glue_cli.backends import ModelSpec
     from glue_plugins.tf_backend.backend import TFBackend
 
-    spec = ModelSpec(str(tiny_model), 2, False, {0: "0", 1: "1"}, precision="bf16")
-    engine = TFBackend().create(spec, 1)
+    spec = ModelSpec(path=str(tiny_model), num_labels=2, regression=False, id2label={0: "0", 1: "1"}, precision="bf16")
+    engine = TFBackend().create(spec)
     batch = a_batch()
     assert engine._logits(batch).dtype == tf.bfloat16
     assert engine.model.trainable_variables[0].dtype == tf.float32  # fp32 master weights
@@ -184,7 +184,7 @@ def test_resume_continues_an_interrupted_run_exactly(tmp_path, tiny_model, real_
     interrupted = glue_interrupted(*args)
     assert interrupted.exit_code == 130
     state = json.loads((tmp_path / "cut/run/checkpoint/state.json").read_text())
-    assert state == {"step": 3, "epoch": 1}
+    assert state == {"step": 3, "epoch": 1, "backend": "tf"}
     resumed = ok(*args, "--resume", "--json").json()
     losses = [h["loss"] for h in history(tmp_path / "full/run") if h["event"] == "step"]
     resumed_losses = [h["loss"] for h in history(tmp_path / "cut/run") if h["event"] == "step"]
@@ -243,8 +243,8 @@ def assert_same_logits_as_torch(model_dir):
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     torch_logits = np.array(json.loads(done.stdout.strip().splitlines()[-1]), dtype=np.float32)
-    spec = ModelSpec(str(model_dir), 2, False, {0: "0", 1: "1"})
-    tf_logits = TFBackend().create(spec, 0).predict(batch)
+    spec = ModelSpec(path=str(model_dir), num_labels=2, regression=False, id2label={0: "0", 1: "1"})
+    tf_logits = TFBackend().create(spec).predict(batch)
     np.testing.assert_allclose(tf_logits, torch_logits, atol=1e-4)
 
 

@@ -85,7 +85,7 @@ def test_batches_are_padded_to_multiples_of_8_not_128(tmp_path, tiny_model, real
 
     original = TorchBackend.create
     try:
-        TorchBackend.create = lambda self, spec, steps: Spy(original(self, spec, steps))
+        TorchBackend.create = lambda self, spec: Spy(original(self, spec))
         train(tmp_path, tiny_model, "--epochs", "1", "--max-seq-length", "512")
     finally:
         TorchBackend.create = original
@@ -99,8 +99,8 @@ def test_bf16_really_computes_in_bf16(tiny_model):
     from glue_cli.batching import Batch
     from glue_plugins.torch_backend.engine import TorchEngine
 
-    spec = ModelSpec(str(tiny_model), 2, False, {0: "0", 1: "1"}, precision="bf16")
-    engine = TorchEngine(spec, 1, "cpu")
+    spec = ModelSpec(path=str(tiny_model), num_labels=2, regression=False, id2label={0: "0", 1: "1"}, precision="bf16")
+    engine = TorchEngine(spec, "cpu")
     ids = np.array([[2, 10, 11, 3, 0, 0, 0, 0]], dtype=np.int32)
     batch = Batch(ids, (ids > 0).astype(np.int32), np.zeros_like(ids), np.array([1]),
                   np.array([0]))
@@ -129,7 +129,7 @@ def test_resume_continues_an_interrupted_run_exactly(tmp_path, tiny_model, real_
     assert interrupted.exit_code == 130
     assert "--resume" in interrupted.stderr
     state = json.loads((tmp_path / "cut/run/checkpoint/state.json").read_text())
-    assert state == {"step": 3, "epoch": 1}
+    assert state == {"step": 3, "epoch": 1, "backend": "torch"}
     resumed = ok(*args, "--resume", "--json").json()
     assert resumed["eval"] == full["eval"]
     kinds = [json.loads(x)["event"] for x in (tmp_path / "cut/run/history.jsonl").read_text()

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from typing import Any
-
-from glue_cli.api import ModelSpec, cpu_has_native_bf16
-
-FRAMEWORK_MODULES = ("jax", "flax", "optax")
+from glue_cli.api import BackendBase, Engine, ModelSpec, cpu_has_native_bf16
 
 
-
-class FlaxBackend:
+class FlaxBackend(BackendBase):
     name = "flax"
     framework = "flax"
-    extra = "flax"
+    modules = ("jax", "flax", "optax")
     # jit compiles once per input shape: few length buckets, and every batch full-sized.
     pad_multiple = 16
     fixed_batch_rows = True
-
-    def unavailable_reason(self) -> str | None:
-        missing = [m for m in FRAMEWORK_MODULES if importlib.util.find_spec(m) is None]
-        if missing:
-            return f"{', '.join(missing)} not installed"
-        return None
 
     def devices(self) -> list[str]:
         import jax
@@ -40,7 +28,7 @@ class FlaxBackend:
             return "bf16" if cpu_has_native_bf16() else "fp32"
         return "bf16"  # GPUs and TPUs: bf16 needs no loss scaling and runs at full speed
 
-    def create(self, spec: ModelSpec, total_steps: int) -> Any:
+    def create(self, spec: ModelSpec) -> Engine:
         from glue_plugins.flax_backend.engine import FlaxEngine
 
-        return FlaxEngine(spec, total_steps)
+        return FlaxEngine(spec)

@@ -8,7 +8,6 @@ core pads lengths to multiples of 16 and every batch to full rows, so a run comp
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,24 @@ import optax
 from flax.core import unfreeze
 from flax.traverse_util import flatten_dict, unflatten_dict
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from safetensors.numpy import load_file, save_file
 
-from glue_cli.api import Batch, ConfigError, ModelError, ModelSpec, decays, has_safetensors, read_safetensors
-from glue_plugins.flax_backend.weights import pt_to_flax, write_safetensors
+from glue_cli.api import (
+    Batch,
+    ConfigError,
+    EngineBase,
+    ModelError,
+    ModelSpec,
+    batch_labels,
+    decays,
+    has_safetensors,
+    label_arguments,
+    load_error,
+    quiet_transformers,
+    read_safetensors,
+)
+from glue_plugins.flax_backend.weights import flax_to_pt, pt_to_flax
 
 DTYPES = {"fp32": jnp.float32, "bf16": jnp.bfloat16}
-STATE_FILE = "optimizer.safetensors"
-STATE_JSON = "flax_state.json"
 
 
 def param_name(path: tuple[Any, ...]) -> str:
@@ -55,27 +64,16 @@ def load_model(spec: ModelSpec, dtype: Any) -> tuple[Any, dict[str, Any]]:
     head) keeps its initialisation from ``spec.seed``.
     """
     from transformers import AutoConfig, FlaxAutoModelForSequenceClassification
-    from transformers.utils import logging
 
-    if not spec.verbose:
-        logging.set_verbosity_error()
+    quiet_transformers(spec.verbose)
     folder = Path(spec.path)
     try:
-        config = AutoConfig.from_pretrained(
-            spec.path,
-            num_labels=spec.num_labels,
-            id2label=spec.id2label,
-            label2id={label: i for i, label in spec.id2label.items()},
-            problem_type="regression" if spec.regression else "single_label_classification",
-        )
+        config = AutoConfig.from_pretrained(spec.path, **label_arguments(spec))
         model = FlaxAutoModelForSequenceClassification.from_config(
             config, seed=spec.seed, dtype=dtype, _do_init=False
         )
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(
-            f"Cannot load model {spec.path!r} with Flax: {str(exc).splitlines()[0]}",
-            "Pass --model with a folder holding config.json and model.safetensors.",
-        ) from None
+        raise load_error(spec, "Flax", exc) from None
     fresh = flatten_dict(unfreeze(model.init_weights(jax.random.PRNGKey(spec.seed), model.input_shape)))
     template = {k: np.asarray(v) for k, v in fresh.items()}
     if has_safetensors(folder):
@@ -100,15 +98,16 @@ def load_model(spec: ModelSpec, dtype: Any) -> tuple[Any, dict[str, Any]]:
     return model, unflatten_dict({**template, **mapped})
 
 
-class FlaxEngine:
-    def __init__(self, spec: ModelSpec, total_steps: int) -> None:
+class FlaxEngine(EngineBase):
+    def __init__(self, spec: ModelSpec) -> None:
         if spec.precision not in DTYPES:
             raise ModelError(f"The flax backend does not run {spec.precision}.", "Use fp32 or bf16.")
-        self.spec = spec
         devices = pick_devices(spec.devices)
         self.num_devices = len(devices)
         first = devices[0]
-        self.device = f"{first.platform}:{first.id}" if len(devices) == 1 else f"{first.platform} x{len(devices)}"
+        super().__init__(
+            spec, f"{first.platform}:{first.id}" if len(devices) == 1 else f"{first.platform} x{len(devices)}"
+        )
         mesh = Mesh(np.array(devices), ("data",))
         self.replicated = NamedSharding(mesh, PartitionSpec())
         self.rows = NamedSharding(mesh, PartitionSpec("data"))
@@ -168,8 +167,7 @@ class FlaxEngine:
         """The batch's arrays split over the devices, with filler rows so each gets as many."""
         rows = batch.input_ids.shape[0]
         extra = -rows % self.num_devices
-        labels = batch.labels if batch.labels is not None else np.zeros(rows, np.float32)
-        labels = labels.astype(np.float32 if self.spec.regression else np.int32)
+        labels = batch_labels(batch, self.spec.regression)
         arrays = [batch.input_ids, batch.attention_mask, batch.token_type_ids, labels, batch.weights]
         padded = [np.pad(a, [(0, extra)] + [(0, 0)] * (a.ndim - 1)) for a in arrays]
         return rows, [jax.device_put(a, self.rows) for a in padded]
@@ -187,36 +185,29 @@ class FlaxEngine:
         rows, (ids, mask, types, _, _) = self._inputs(batch)
         return np.asarray(self._predict(self.params, ids, mask, types))[:rows]
 
-    def save_model(self, path: Path) -> None:
-        """The Hugging Face layout with PyTorch-named safetensors, so torch and tf load it as is."""
-        path.mkdir(parents=True, exist_ok=True)
-        config = self.model.config
-        config.architectures = [type(self.model).__name__.removeprefix("Flax")]
-        config.save_pretrained(str(path))
-        write_safetensors(flatten_dict(jax.device_get(self.params)), path)
+    def model_config(self) -> Any:
+        return self.model.config
+
+    def architecture(self) -> str:
+        return type(self.model).__name__.removeprefix("Flax")
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return flax_to_pt(flatten_dict(jax.device_get(self.params)))
 
     def _state_leaves(self) -> tuple[list[str], list[Any], Any]:
         with_paths, treedef = jax.tree_util.tree_flatten_with_path(self.opt_state)
         return [jax.tree_util.keystr(p) for p, _ in with_paths], [v for _, v in with_paths], treedef
 
-    def save_state(self, path: Path) -> None:
+    def state_arrays(self) -> dict[str, np.ndarray]:
         names, leaves, _ = self._state_leaves()
-        host = jax.device_get(leaves)
-        # Scalars (step counts) stored as 1-element arrays; load_state reshapes from the live state.
-        save_file({n: np.ascontiguousarray(np.asarray(v).reshape(-1)) for n, v in zip(names, host, strict=True)},
-                  str(path / STATE_FILE))
-        info = {"step": self.step, "seed": self.spec.seed, "leaves": names}
-        (path / STATE_JSON).write_text(json.dumps(info, indent=1), encoding="utf-8")
+        arrays = {n: np.asarray(v) for n, v in zip(names, jax.device_get(leaves), strict=True)}
+        return {**arrays, "step": np.asarray(self.step, np.int64)}
 
-    def load_state(self, path: Path) -> None:
-        stored = load_file(str(path / STATE_FILE))
-        info = json.loads((path / STATE_JSON).read_text(encoding="utf-8"))
+    def restore_state(self, arrays: dict[str, np.ndarray]) -> None:
         names, leaves, treedef = self._state_leaves()
-        if sorted(names) != sorted(stored):
-            raise ModelError(f"The optimizer state in {path} does not fit this model.", "Start a new run.")
-        restored = [stored[n].reshape(np.shape(v)).astype(v.dtype) for n, v in zip(names, leaves, strict=True)]
+        restored = [arrays[n].astype(np.asarray(v).dtype) for n, v in zip(names, leaves, strict=True)]
         self.opt_state = jax.device_put(jax.tree_util.tree_unflatten(treedef, restored), self.replicated)
-        self.step = int(info["step"])
+        self.step = int(arrays["step"])
 
     def compile_count(self) -> int:
         return sum(self.traces.values())

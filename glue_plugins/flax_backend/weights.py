@@ -9,12 +9,7 @@ Flax names the same array ``('bert', 'encoder', 'layer', '0', 'attention', 'self
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-from safetensors.numpy import save_file
-
-from glue_cli.api import WEIGHTS
 
 Key = tuple[str, ...]
 
@@ -70,7 +65,3 @@ def flax_to_pt(params: dict[Key, np.ndarray]) -> dict[str, np.ndarray]:
             last = "weight"
         out[".".join((*stem, last))] = np.ascontiguousarray(value)
     return out
-
-
-def write_safetensors(params: dict[Key, np.ndarray], folder: Path) -> None:
-    save_file(flax_to_pt(params), str(folder / WEIGHTS), metadata={"format": "pt"})

@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any
 
 # One cpuinfo check serves every backend; the tf name stays importable for its callers.
-from glue_cli.api import ModelSpec
+from glue_cli.api import BackendBase, Engine, ModelSpec
 from glue_cli.api import cpu_has_native_bf16 as native_bf16
 
 # C++ log levels: 0 all, 1 no INFO, 2 no WARNING (oneDNN notices, CUDA-not-found, XLA chatter).
@@ -85,10 +85,10 @@ def physical_gpus() -> list[Any]:
         return tf.config.list_physical_devices("GPU")
 
 
-class TFBackend:
+class TFBackend(BackendBase):
     name = "tf"
     framework = "tf"
-    extra = "tf"
+    modules = ("tensorflow", "tf_keras")
     # XLA compiles once per input shape: lengths in steps of 16 (at most 8 up to 128)
     # and full batches only (the last one gets filler rows).
     pad_multiple = 16
@@ -116,12 +116,12 @@ class TFBackend:
             return "fp16"  # mixed_float16 with loss scaling: the fast path on NVIDIA GPUs
         return "bf16" if native_bf16() else "fp32"
 
-    def create(self, spec: ModelSpec, total_steps: int) -> Any:
+    def create(self, spec: ModelSpec) -> Engine:
         load_tensorflow()
         quiet_python_loggers(not spec.verbose)
         from glue_plugins.tf_backend.engine import TFEngine
 
-        return TFEngine(spec, total_steps, self.devices()[0])
+        return TFEngine(spec, self.devices()[0])
 
 
 def gpu_runs_bf16(device: str) -> bool:

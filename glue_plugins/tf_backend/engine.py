@@ -7,7 +7,6 @@ full batches), so a run traces each step at most once per length bucket.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,15 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
 
 from glue_cli.api import (
     BackendUnavailableError,
     Batch,
+    EngineBase,
     ModelError,
     ModelSpec,
+    batch_labels,
     decays,
     has_safetensors,
+    label_arguments,
+    load_error,
+    quiet_transformers,
     read_safetensors,
 )
 from glue_plugins.tf_backend.backend import load_tensorflow
@@ -63,7 +66,7 @@ def resumable_dropout() -> Iterator[None]:
 
 def load_model(spec: ModelSpec) -> Any:
     from transformers import TFAutoModelForSequenceClassification
-    from transformers.utils import is_tf_available, logging
+    from transformers.utils import is_tf_available
 
     if not is_tf_available():
         # transformers reads USE_TF/USE_TORCH once, when first imported in a process.
@@ -73,25 +76,16 @@ def load_model(spec: ModelSpec) -> Any:
             "Unset USE_TF and USE_TORCH, or run the tf backend in a process of its own.",
         )
 
-    if not spec.verbose:
-        logging.set_verbosity_error()  # "newly initialized head", the TF deprecation notice
+    quiet_transformers(spec.verbose)  # also TF's deprecation notice
     folder = Path(spec.path)
-    labels = dict(
-        num_labels=spec.num_labels,
-        id2label=spec.id2label,
-        label2id={label: i for i, label in spec.id2label.items()},
-        problem_type="regression" if spec.regression else "single_label_classification",
-    )
+    labels = label_arguments(spec)
     try:
         if folder.is_dir() and has_safetensors(folder):
             return model_from_pt_safetensors(folder, labels)
         # A TF checkpoint (tf_model.h5) or a hub id: transformers' own loader.
         return TFAutoModelForSequenceClassification.from_pretrained(spec.path, **labels)
     except (OSError, ValueError, RuntimeError, ImportError, AttributeError) as exc:
-        raise ModelError(
-            f"Cannot load model {spec.path!r} with TensorFlow: {str(exc).splitlines()[0]}",
-            "Pass --model with a folder holding config.json and weights.",
-        ) from None
+        raise load_error(spec, "TensorFlow", exc) from None
 
 
 def model_from_pt_safetensors(folder: Path, labels: dict[str, Any]) -> Any:
@@ -137,10 +131,9 @@ def dropout_generators(model: Any) -> list[Any]:
     return found
 
 
-class TFEngine:
-    def __init__(self, spec: ModelSpec, total_steps: int, default_device: str) -> None:
-        self.spec = spec
-        self.device = spec.device or default_device
+class TFEngine(EngineBase):
+    def __init__(self, spec: ModelSpec, device: str) -> None:
+        super().__init__(spec, device)
         if spec.precision == "fp16" and not self.device.startswith("gpu"):
             raise ModelError("fp16 needs a GPU.", "Use --precision bf16 on a CPU.")
         tf_keras.utils.set_random_seed(spec.seed)  # the new head, dropout generators
@@ -223,10 +216,6 @@ class TFEngine:
         self.traces["predict"] += 1
         return tf.cast(self._forward(input_ids, attention_mask, token_type_ids, training=False), tf.float32)
 
-    def _labels(self, batch: Batch) -> np.ndarray:
-        assert batch.labels is not None
-        return batch.labels.astype(np.float32 if self.spec.regression else np.int32)
-
     def _logits(self, batch: Batch) -> Any:
         """The model's own logits, in its compute precision (eager; for checks)."""
         return self._forward(batch.input_ids, batch.attention_mask, batch.token_type_ids, training=False)
@@ -234,7 +223,7 @@ class TFEngine:
     def train_step(self, batch: Batch, learning_rate: float) -> float:
         loss = self._train(
             tf.constant(batch.input_ids), tf.constant(batch.attention_mask),
-            tf.constant(batch.token_type_ids), tf.constant(self._labels(batch)),
+            tf.constant(batch.token_type_ids), tf.constant(batch_labels(batch, self.spec.regression)),
             tf.constant(batch.weights), tf.constant(learning_rate, tf.float32),
         )
         return float(loss)
@@ -246,49 +235,38 @@ class TFEngine:
         )
         return np.asarray(logits, dtype=np.float32)
 
-    def save_model(self, path: Path) -> None:
-        """The Hugging Face layout with PyTorch-named safetensors, which every framework loads.
+    def model_config(self) -> Any:
+        return self.model.config
 
-        TF's own ``save_pretrained(safe_serialization=True)`` writes TF variable names
-        (format "tf"): PyTorch then needs TensorFlow installed to convert them.
-        """
-        path.mkdir(parents=True, exist_ok=True)
-        config = self.model.config
-        config.architectures = [type(self.model).__name__.removeprefix("TF")]
-        config.save_pretrained(str(path))
+    def architecture(self) -> str:
+        return type(self.model).__name__.removeprefix("TF")
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """PyTorch names and layouts: TF's own ``save_pretrained`` writes TF names (format "tf"),
+        which PyTorch can load only with TensorFlow installed."""
         tensors = {}
         for variable in self.model.weights:
             name, transpose = self.pt_names[id(variable)]
-            value = variable.numpy().astype(np.float32)
-            tensors[name] = np.ascontiguousarray(value.T if transpose else value)
-        save_file(tensors, str(path / "model.safetensors"), metadata={"format": "pt"})
+            value = variable.numpy()
+            tensors[name] = value.T if transpose else value
+        return tensors
 
     def _state_name(self, variable: Any) -> str:
         # Variable names start with the model's scope, which gets a suffix (_1, _2) when a
         # process builds several models: name the state without it.
         return variable.name.replace(self.model.name + "/", "model/").removesuffix(":0")
 
-    def save_state(self, path: Path) -> None:
-        tensors = {f"optimizer/{self._state_name(v)}": np.asarray(v.numpy()) for v in self.optimizer.variables}
-        for i, generator in enumerate(self.generators):
-            tensors[f"rng/dropout/{i}"] = np.asarray(generator.state.numpy())
-        save_file(tensors, str(path / "optimizer.safetensors"))
-        extra = {"precision": self.spec.precision, "dropout_generators": len(self.generators)}
-        (path / "tf_state.json").write_text(json.dumps(extra), encoding="utf-8")
+    def _state_variables(self) -> dict[str, Any]:
+        found = {f"optimizer/{self._state_name(v)}": v for v in self.optimizer.variables}
+        found.update({f"rng/dropout/{i}": g.state for i, g in enumerate(self.generators)})
+        return found
 
-    def load_state(self, path: Path) -> None:
-        tensors = load_file(str(path / "optimizer.safetensors"))
-        targets = {f"optimizer/{self._state_name(v)}": v for v in self.optimizer.variables}
-        targets.update({f"rng/dropout/{i}": g.state for i, g in enumerate(self.generators)})
-        missing = sorted(set(targets) - set(tensors))
-        if missing:
-            raise ModelError(
-                f"The checkpoint in {path} has no state for {len(missing)} variable(s), "
-                f"such as {missing[0]}: it was not written by this model on the tf backend.",
-                "Start a new run (without --resume), or resume with the backend that wrote it.",
-            )
-        for key, variable in targets.items():
-            variable.assign(tensors[key])
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        return {name: np.asarray(v.numpy()) for name, v in self._state_variables().items()}
+
+    def restore_state(self, arrays: dict[str, np.ndarray]) -> None:
+        for name, variable in self._state_variables().items():
+            variable.assign(arrays[name])
 
     def compile_count(self) -> int:
         return self.traces["train"] + self.traces["predict"]

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from typing import Any
-
-from glue_cli.api import ModelSpec
+from glue_cli.api import BackendBase, Engine, ModelSpec, cpu_has_native_bf16
 
 
-class TorchBackend:
+class TorchBackend(BackendBase):
     name = "torch"
     framework = "torch"
-    extra = "torch"
+    modules = ("torch",)
     pad_multiple = 8
     fixed_batch_rows = False
 
     def unavailable_reason(self) -> str | None:
-        if importlib.util.find_spec("torch") is None:
-            return "PyTorch is not installed"
-        return None
+        return "PyTorch is not installed" if super().unavailable_reason() else None
 
     def devices(self) -> list[str]:
         import torch
@@ -37,16 +32,14 @@ class TorchBackend:
         return ["fp32", "bf16"]
 
     def amp_precision(self, device: str | None = None) -> str:
-        import torch
-
         device = device or self.devices()[0]
         if device.startswith("cuda"):
             return "fp16"  # fp16 with loss scaling is the fast path on CUDA
-        # A CPU with AVX512-BF16/AMX runs bf16 several times faster than fp32; one without
-        # (AVX2 only) emulates it, about 15x slower: there fp32 is the fast precision.
-        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+        # PyTorch's own check says yes on AVX-512 CPUs without bf16 instructions, where bf16 is
+        # emulated many times slower than fp32: the core reads the CPU's flags instead.
+        return "bf16" if cpu_has_native_bf16() else "fp32"
 
-    def create(self, spec: ModelSpec, total_steps: int) -> Any:
+    def create(self, spec: ModelSpec) -> Engine:
         from glue_plugins.torch_backend.engine import TorchEngine
 
-        return TorchEngine(spec, total_steps, self.devices()[0])
+        return TorchEngine(spec, self.devices()[0])

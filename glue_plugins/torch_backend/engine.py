@@ -2,50 +2,46 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import nullcontext
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
-from glue_cli.api import Batch, ModelError, ModelSpec, decays
+from glue_cli.api import (
+    Batch,
+    EngineBase,
+    ModelError,
+    ModelSpec,
+    batch_labels,
+    decays,
+    label_arguments,
+    load_error,
+    quiet_transformers,
+)
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def load_model(spec: ModelSpec) -> Any:
     from transformers import AutoModelForSequenceClassification
-    from transformers.utils import logging
 
-    if not spec.verbose:
-        logging.set_verbosity_error()  # "newly initialized head" is expected when fine-tuning
+    quiet_transformers(spec.verbose)
     try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            spec.path,
-            num_labels=spec.num_labels,
-            id2label=spec.id2label,
-            label2id={label: i for i, label in spec.id2label.items()},
-            problem_type="regression" if spec.regression else "single_label_classification",
-        )
+        return AutoModelForSequenceClassification.from_pretrained(spec.path, **label_arguments(spec))
     except (OSError, ValueError, RuntimeError) as exc:
-        raise ModelError(
-            f"Cannot load model {spec.path!r} with PyTorch: {str(exc).splitlines()[0]}",
-            "Pass --model with a folder holding config.json and weights.",
-        ) from None
+        raise load_error(spec, "PyTorch", exc) from None
 
 
-class TorchEngine:
-    def __init__(self, spec: ModelSpec, total_steps: int, default_device: str) -> None:
+class TorchEngine(EngineBase):
+    def __init__(self, spec: ModelSpec, device: str) -> None:
+        super().__init__(spec, device)
         torch.manual_seed(spec.seed)
-        self.spec = spec
-        self.device = torch.device(spec.device or default_device)
-        self.model = load_model(spec).to(self.device)
+        self.torch_device = torch.device(device)
+        self.model = load_model(spec).to(self.torch_device)
         self.forward = torch.compile(self.model) if spec.xla else self.model
         self.dtype = DTYPES[spec.precision]
-        if spec.precision == "fp16" and self.device.type == "cpu":
+        if spec.precision == "fp16" and self.torch_device.type == "cpu":
             raise ModelError("fp16 needs a CUDA GPU.", "Use --precision bf16 on a CPU.")
         self.scaler = torch.amp.GradScaler("cuda") if spec.precision == "fp16" else None
         named = list(self.model.named_parameters())
@@ -64,11 +60,11 @@ class TorchEngine:
     def _autocast(self) -> Any:
         if self.dtype == torch.float32:
             return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+        return torch.autocast(device_type=self.torch_device.type, dtype=self.dtype)
 
     def _logits(self, batch: Batch) -> torch.Tensor:
         def tensor(a: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(a).long().to(self.device, non_blocking=True)
+            return torch.from_numpy(a).long().to(self.torch_device, non_blocking=True)
 
         with self._autocast():
             return self.forward(
@@ -78,12 +74,11 @@ class TorchEngine:
             ).logits
 
     def _loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-        assert batch.labels is not None
-        labels = torch.from_numpy(batch.labels).to(self.device)
-        weights = torch.from_numpy(batch.weights).to(self.device)
+        labels = torch.from_numpy(batch_labels(batch, self.spec.regression)).to(self.torch_device)
+        weights = torch.from_numpy(batch.weights).to(self.torch_device)
         logits = logits.float()
         if self.spec.regression:
-            per_example = torch.nn.functional.mse_loss(logits[:, 0], labels.float(), reduction="none")
+            per_example = torch.nn.functional.mse_loss(logits[:, 0], labels, reduction="none")
         else:
             per_example = torch.nn.functional.cross_entropy(logits, labels.long(), reduction="none")
         return (per_example * weights).sum() / weights.sum()
@@ -112,30 +107,43 @@ class TorchEngine:
         self.model.eval()
         return self._logits(batch).float().cpu().numpy()
 
-    def save_model(self, path: Path) -> None:
-        self.model.save_pretrained(str(path), safe_serialization=True)
+    def model_config(self) -> Any:
+        return self.model.config
 
-    def save_state(self, path: Path) -> None:
-        tensors: dict[str, torch.Tensor] = {"rng/cpu": torch.get_rng_state()}
+    def architecture(self) -> str:
+        return type(self.model).__name__
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {name: t.detach().float().cpu().numpy() for name, t in self.model.state_dict().items()}
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"rng/cpu": torch.get_rng_state().numpy()}
         for param, state in self.optimizer.state.items():
             name = self.names[id(param)]
             for key, value in state.items():
-                tensors[f"{name}/{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
-        save_file(tensors, str(path / "optimizer.safetensors"))
-        extra = {"scaler": self.scaler.state_dict() if self.scaler is not None else None}
-        (path / "torch_state.json").write_text(json.dumps(extra), encoding="utf-8")
+                arrays[f"{name}/{key}"] = torch.as_tensor(value).detach().cpu().numpy()
+        if not self.optimizer.state:  # before the first step: the moments a resume will need
+            for name, param in self.model.named_parameters():
+                zeros = np.zeros(tuple(param.shape), np.float32)
+                arrays.update({f"{name}/step": np.zeros((), np.float32), f"{name}/exp_avg": zeros,
+                               f"{name}/exp_avg_sq": zeros})
+        return arrays
 
-    def load_state(self, path: Path) -> None:
-        tensors = load_file(str(path / "optimizer.safetensors"))
-        torch.set_rng_state(tensors.pop("rng/cpu"))
+    def restore_state(self, arrays: dict[str, np.ndarray]) -> None:
+        torch.set_rng_state(torch.from_numpy(arrays["rng/cpu"].copy()))
         by_name = dict(self.model.named_parameters())
-        for key, value in tensors.items():
+        for key, value in arrays.items():
+            if key == "rng/cpu":
+                continue
             name, field = key.rsplit("/", 1)
             param = by_name[name]
-            self.optimizer.state[param][field] = value.to(param.device if field != "step" else "cpu")
-        extra = json.loads((path / "torch_state.json").read_text(encoding="utf-8"))
-        if self.scaler is not None and extra.get("scaler"):
-            self.scaler.load_state_dict(extra["scaler"])
+            self.optimizer.state[param][field] = torch.from_numpy(value.copy()).to(
+                param.device if field != "step" else "cpu"
+            )
 
-    def compile_count(self) -> int:
-        return 0
+    def state_info(self) -> dict[str, Any]:
+        return {"scaler": self.scaler.state_dict() if self.scaler is not None else None}
+
+    def restore_info(self, info: dict[str, Any]) -> None:
+        if self.scaler is not None and info.get("scaler"):
+            self.scaler.load_state_dict(info["scaler"])

@@ -23,7 +23,6 @@ class AcmeBackend:
     name = "acme"
     # Its models are PyTorch models; acme_accel runs them (like torch_xla does for TPUs).
     framework = "torch"
-    extra = "acme"
     install_hint = "Install it with: pip install acme-accel"
     pad_multiple = 64
     fixed_batch_rows = True
@@ -42,7 +41,7 @@ class AcmeBackend:
     def amp_precision(self, device=None):
         return "fp32"
 
-    def create(self, spec, total_steps):
+    def create(self, spec):
         raise NotImplementedError("ACME's accelerator is not part of the tests")
 
 

@@ -1,4 +1,5 @@
-"""A tiny random BERT and a word-piece tokenizer, made locally with numpy, for fast tests.
+"""A tiny random BERT and a word-piece tokenizer, made locally with numpy, for fast tests
+(glue-cli's own, a plugin's, and the backend conformance suite).
 
 The weights are written in PyTorch's safetensors naming, the layout of the bundled MiniLM,
 so every backend loads them the same way it loads the real model, with no framework needed
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import string
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from safetensors.numpy import save_file
@@ -30,7 +32,7 @@ def vocabulary() -> list[str]:
     return specials + chars + pieces + sorted(set(WORDS) - set(chars))
 
 
-def bert_weights(config: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def bert_weights(config: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarray]:
     h, i = config["hidden_size"], config["intermediate_size"]
 
     def dense(name: str, rows: int, cols: int) -> dict[str, np.ndarray]:
@@ -64,7 +66,7 @@ def bert_weights(config: dict, rng: np.random.Generator) -> dict[str, np.ndarray
     return w
 
 
-def make_tiny_bert(path: Path, seed: int = 0) -> Path:
+def make_tiny_bert(path: Path, seed: int = 0, dropout: float = 0.1) -> Path:
     """Write config.json, model.safetensors and a BERT tokenizer into ``path``."""
     path.mkdir(parents=True, exist_ok=True)
     vocab = vocabulary()
@@ -77,8 +79,8 @@ def make_tiny_bert(path: Path, seed: int = 0) -> Path:
         "num_attention_heads": 2,
         "intermediate_size": 37,
         "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1,
+        "hidden_dropout_prob": dropout,
+        "attention_probs_dropout_prob": dropout,
         "max_position_embeddings": 512,
         "type_vocab_size": 2,
         "initializer_range": 0.02,
