@@ -61,6 +61,7 @@ def fetch(tasks: list[Task], root: Path, overwrite: bool = False) -> list[Fetche
 
     Existing files are kept unless ``overwrite``: that is checked for every file before anything is read.
     """
+    tasks = list({task.name: task for task in tasks}.values())  # mrpc MRPC: once
     for task in tasks:
         fetchable(task)
     plans = [(task, [s for s in ("train", *task.eval_splits, *task.unlabelled_splits)
