@@ -45,7 +45,7 @@ def tests(session: nox.Session, backend: str) -> None:
     The other backends' tests skip themselves, and tests/test_isolation.py checks that their
     frameworks really are absent and that those backends say they are unavailable.
     """
-    install(session, f"{backend},tensorboard,test")
+    install(session, f"{backend},hub,tensorboard,test")
     session.run("pytest", "-q", *(session.posargs or ["tests"]), env={"NOX_BACKEND": backend})
 
 

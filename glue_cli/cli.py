@@ -468,6 +468,64 @@ def list_tasks(json_out: Json = False) -> None:
     console().print(table)
 
 
+data_app = typer.Typer(
+    help="GLUE data on this machine: fetch it from the hub as GLUE files, list what is cached.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+)
+app.add_typer(data_app, name="data")
+DataJson = Annotated[bool, typer.Option("--json", help="Print it as JSON on stdout.")]
+
+
+@data_app.command("fetch")
+@user_errors
+def data_fetch(
+    tasks: Annotated[list[str], typer.Argument(help="Tasks to fetch: mrpc, sst2, ... (see glue tasks).",
+                                               show_default=False)],
+    to: Annotated[Path, typer.Option("--to", help="Folder to write <TASK>/*.tsv into (use it as GLUE_DIR).")]
+    = Path("glue_data"),
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing files.")] = False,
+    json_out: DataJson = False,
+) -> None:
+    """Write TASKs' hub splits (nyu-mll/glue) in the GLUE download's layout, the files GLUE_DIR reads."""
+    from glue_cli import fetch
+
+    registry = get_tasks()
+    done = fetch.fetch([registry.get(name) for name in tasks], to, overwrite)
+    for item in done:
+        for split, path in item.files.items():
+            console().print(f"{item.task} {split}: {path}", soft_wrap=True, highlight=False)
+        if item.flattened:
+            console().print(f"[yellow]warning:[/] {item.task}: {item.flattened} texts held tabs or newlines, "
+                            "written as spaces (a GLUE TSV has no quoting).", soft_wrap=True)
+    console().print(f"Train from these files offline: export GLUE_DIR={escape(str(to.resolve()))}",
+                    soft_wrap=True, highlight=False)
+    if json_out:
+        emit_json({item.task: {s: str(p) for s, p in item.files.items()} for item in done})
+
+
+@data_app.command("list")
+@user_errors
+def data_list(json_out: DataJson = False) -> None:
+    """What GLUE data is here: tasks under $GLUE_DIR and hub configs in the datasets cache, and where."""
+    from glue_cli import fetch
+
+    found = fetch.available(list(get_tasks()))
+    if json_out:
+        emit_json([{"task": a.task, "source": a.source, "splits": a.splits, "path": str(a.path),
+                    "bytes": a.size_bytes} for a in found])
+        return
+    if not found:
+        console().print("No GLUE data here yet: glue train TASK or glue data fetch TASK reads it from the hub.")
+        return
+    table = Table("task")
+    for column in ("source", "splits", "size", "where"):
+        table.add_column(column, overflow="fold")  # paths are what the user copies: never cut them
+    for a in found:
+        splits = ", ".join(s if n is None else f"{s} {n}" for s, n in a.splits.items())
+        table.add_row(a.task, escape(a.source), splits, f"{a.size_bytes / 1e6:.1f} MB", escape(str(a.path)))
+    console().print(table)
+
+
 def version_callback(value: bool) -> None:
     if value:
         print(f"glue-cli {__version__}")

@@ -14,8 +14,8 @@ from glue_cli.errors import DataError
 from glue_cli.tasks import GlueLayout, Task
 
 GET_GLUE_HINT = (
-    "Download GLUE with the GLUE download script (download_glue_data.py) and set "
-    "GLUE_DIR=/path/to/glue_data, or pass --data-dir /path/to/glue_data/<TASK>."
+    "Set GLUE_DIR=/path/to/glue_data (the GLUE download's layout: glue data fetch TASK writes it), "
+    "or pass --data-dir /path/to/glue_data/<TASK>."
 )
 
 

@@ -23,6 +23,21 @@ class GlueLayout:
     label_column: str
     index_column: str = "index"
     columns: tuple[str, ...] | None = None
+    # Every column of a split's file as the GLUE download writes it, header order, for files that
+    # hold more than the columns named above (MRPC's IDs, STS-B's genre, ...). ``glue data fetch``
+    # writes these, leaving empty the ones the hub does not carry. A split not listed has
+    # ``index_column``, the text columns, then the label column (unlabelled files: no label).
+    headers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Splits whose GLUE file starts with a UTF-8 byte-order mark (MRPC's train and dev).
+    byte_order_mark: tuple[str, ...] = ()
+
+    def file_columns(self, split: str, labelled: bool) -> tuple[str, ...]:
+        """The columns of ``split``'s file, in order (a header-less file: ``columns``)."""
+        if labelled and self.columns is not None:
+            return self.columns
+        if split in self.headers:
+            return self.headers[split]
+        return (self.index_column, *self.text_columns, *((self.label_column,) if labelled else ()))
 
 
 @dataclass(frozen=True)
