@@ -39,6 +39,8 @@ ROWS, MAX_LENGTH, VOCAB = 8, 64, 60
 # One step's loss and logits may differ by float reordering between a batch and the same
 # batch with filler rows, or a model and its saved copy; never by more than this.
 TOLERANCE = 1e-4
+# The tiny model's logits are about 0.1: half-precision rounding moves them by well under this.
+HALF_GAP = 0.05
 
 
 @dataclass
@@ -153,29 +155,27 @@ def check_filler_rows(suite: Suite) -> str | None:
     return None
 
 
-def representable(logits: np.ndarray, precision: str) -> bool:
-    """Whether every value is exactly a ``precision`` number: what a model computing in it outputs."""
-    values = np.asarray(logits, np.float32)
-    if precision == "bf16":
-        return bool(np.all((values.view(np.uint32) & 0xFFFF) == 0))
-    if precision == "fp16":
-        return bool(np.all(values.astype(np.float16).astype(np.float32) == values))
-    return True
-
-
 def check_precisions(suite: Suite) -> str | None:
-    """Every precision the backend claims on its default device trains, and its logits are in that dtype."""
+    """Every precision the backend claims on its default device trains, and really computes in its dtype.
+
+    Same weights, same batch: half-precision logits must differ from fp32's (rounding the weights
+    and activations to 8 or 11 bits changes them), though not by more than ``HALF_GAP``. Equal
+    logits mean the model still computes in fp32. (Checking that every logit is a bf16 number would
+    be stricter, but XLA may keep the last product in fp32: ``xla_allow_excess_precision``.)
+    """
     batch = suite.batches()[0]
     device = suite.backend.devices()[0]
+    reference = suite.engine(suite.spec(dropout=False)).predict(batch)
     for precision in suite.backend.precisions(device):
-        engine = suite.engine(suite.spec(precision=precision))
+        engine = suite.engine(suite.spec(precision=precision, dropout=False))
+        logits = np.asarray(engine.predict(batch), np.float32)
+        gap = float(np.max(np.abs(logits - reference)))
+        if precision != "fp32" and gap == 0.0:
+            raise AssertionError(f"{precision}: logits equal fp32's: the model does not compute in {precision}")
+        if gap > HALF_GAP:
+            raise AssertionError(f"{precision}: logits differ from fp32's by {gap}: more than rounding explains")
         if not np.isfinite(engine.train_step(batch, 1e-3)):
             raise AssertionError(f"{precision}: the training loss is not finite")
-        logits = engine.predict(batch)
-        if not representable(logits, precision):
-            raise AssertionError(f"{precision}: logits are not {precision} numbers: the model does not compute in it")
-        if precision == "fp32" and representable(logits, "bf16"):
-            raise AssertionError("fp32: every logit is a bf16 number: the model computes in half precision")
     return None
 
 
