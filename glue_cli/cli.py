@@ -145,6 +145,11 @@ def train(
         bool | None, typer.Option("--xla", help="Compile the steps (torch.compile, XLA, jit).")
     ] = None,
     devices: Devices = None,
+    group_by_length: Annotated[
+        bool | None,
+        typer.Option("--group-by-length/--no-group-by-length",
+                     help="Batches of similar lengths (less padding), in a seeded order. \\[default: on]"),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing output directory.")
     ] = False,

@@ -24,7 +24,7 @@ from glue_cli.backends import (
     only_framework,
     require_available,
 )
-from glue_cli.batching import epoch_order, iterate, num_batches
+from glue_cli.batching import iterate, num_batches, train_order
 from glue_cli.config import RunConfig
 from glue_cli.custom import Files
 from glue_cli.data import Split
@@ -248,7 +248,7 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
         t_epoch, loss_sum, seen = time.perf_counter(), 0.0, 0
         for batch in iterate(
             train_data, config.batch_size, p.backend.pad_multiple, config.max_seq_length,
-            order=epoch_order(len(train_data), config.seed, epoch),
+            order=train_order(train_data.lengths, config.batch_size, config.seed, epoch, config.group_by_length),
             fixed_rows=p.backend.fixed_batch_rows, pad_token_id=pad_id, skip=skip,
         ):
             t_step = time.perf_counter()
