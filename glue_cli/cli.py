@@ -301,7 +301,8 @@ def bench(
     task: Annotated[str, typer.Argument(help="Task to train on.")] = "mrpc",
     backend: Annotated[
         list[str] | None,
-        typer.Option("--backend", "-b", help="Backends, comma-separated or repeated. \\[default: every one installed]"),
+        typer.Option("--backend", "-b",
+                     help="Backends, comma-separated or repeated. \\[default: all; those not installed say so]"),
     ] = None,
     modes: Annotated[
         str, typer.Option(help="Modes, comma-separated; each joins with + any of fp32, bf16, fp16, amp, xla.")
