@@ -1,23 +1,23 @@
 """Baseline: Hugging Face's Trainer on MRPC the way run_glue.py does it (every pair padded to 128).
 
-Usage: python benchmarks/hf_trainer_mrpc.py [--max-train-samples N] [--epochs E] [--bf16]
-Needs `accelerate` (pip install accelerate). Prints one JSON line: dev metrics and throughput.
+Usage: python benchmarks/hf_trainer_mrpc.py [--max-train-samples N] [--max-eval-samples N] [--epochs E] [--bf16]
+Needs `accelerate` (pip install accelerate). Prints one JSON line: dev metrics, epoch times and examples/s over
+the epochs after the first (over the only one when --epochs 1), as the other baselines do.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import time
-from pathlib import Path
 
 import numpy as np
+from baseline_common import EpochClock, mrpc_splits, report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-train-samples", type=int)
+    parser.add_argument("--max-eval-samples", type=int)
     parser.add_argument("--epochs", type=float, default=3)
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--dynamic-padding", action="store_true")
@@ -27,19 +27,19 @@ def main() -> None:
 
     import torch
     from transformers import (
-        AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
-        TrainingArguments, set_seed,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+        set_seed,
     )
 
-    from glue_cli.data import read_glue_split
     from glue_cli.metrics import compute
     from glue_cli.models import bundled_model_path
-    from glue_plugins.glue_tasks import TASKS
 
-    task = next(t for t in TASKS if t.name == "mrpc")
-    folder = Path(os.environ["GLUE_DIR"]) / "MRPC"
-    train = read_glue_split(task, folder, "train").head(args.max_train_samples)
-    dev = read_glue_split(task, folder, "validation")
+    task, train, dev = mrpc_splits(args.max_train_samples, args.max_eval_samples)
     model_path = str(bundled_model_path())
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     padding = False if args.dynamic_padding else "max_length"
@@ -68,19 +68,30 @@ def main() -> None:
     def metrics(pred):
         return compute(task.metrics, pred.label_ids, np.argmax(pred.predictions, axis=-1))
 
+    clock = EpochClock()
+
+    class Timer(TrainerCallback):
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            clock.begin()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            clock.step()
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            clock.end()
+
     trainer = Trainer(
         model=model, args=training, train_dataset=Pairs(train), eval_dataset=Pairs(dev),
-        data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=metrics,
+        data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=metrics, callbacks=[Timer()],
     )
-    start = time.perf_counter()
     out = trainer.train()
-    wall = time.perf_counter() - start
     result = trainer.evaluate()
-    print(json.dumps({
-        "examples": len(train), "epochs": args.epochs, "train_seconds": round(wall, 1),
-        "examples_per_second": round(out.metrics["train_samples_per_second"], 2),
-        "accuracy": result["eval_accuracy"], "f1": result["eval_f1"],
-    }))
+    recipe = "trainer" + (" --bf16" if args.bf16 else "") + (" --dynamic-padding" if args.dynamic_padding else "")
+    report(
+        recipe, len(train), clock, {"accuracy": round(result["eval_accuracy"], 4), "f1": round(result["eval_f1"], 4)},
+        examples=len(train), epochs=args.epochs, train_seconds=round(out.metrics["train_runtime"], 1),
+        trainer_samples_per_second=round(out.metrics["train_samples_per_second"], 2),
+    )
 
 
 if __name__ == "__main__":

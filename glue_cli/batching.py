@@ -43,9 +43,84 @@ def padded_length(longest: int, multiple: int, cap: int) -> int:
     return min(cap, -(-longest // multiple) * multiple)
 
 
+# Batches per mega-batch of length grouping: enough that a sorted mega-batch yields batches of
+# near-equal lengths, few enough that an epoch still mixes short and long examples.
+MEGA_BATCH = 50
+
+
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     """The training order of epoch ``epoch``: a permutation depending only on (seed, epoch)."""
     return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def grouped_order(
+    lengths: np.ndarray, batch_size: int, seed: int, epoch: int, mega_batch: int = MEGA_BATCH
+) -> np.ndarray:
+    """An epoch order whose consecutive ``batch_size`` slices hold examples of similar lengths.
+
+    The seeded shuffle of ``epoch_order`` is cut into mega-batches of ``mega_batch`` batches,
+    each sorted by length (longest first) and cut into batches; the full batches are shuffled
+    again, the longest moved first (so memory peaks at step 1, not hours in), and the one partial
+    batch, if any, stays last (``iterate`` cuts the order into slices of ``batch_size``).
+    A pure function of (lengths, batch_size, seed, epoch): a resumed run skips the same batches.
+    """
+    lengths = np.asarray(lengths)
+    rng = np.random.default_rng([seed, epoch])
+    shuffled = rng.permutation(len(lengths))
+    batches: list[np.ndarray] = []
+    span = mega_batch * batch_size
+    for start in range(0, len(shuffled), span):
+        mega = shuffled[start : start + span]
+        mega = mega[np.argsort(-lengths[mega], kind="stable")]
+        batches.extend(mega[i : i + batch_size] for i in range(0, len(mega), batch_size))
+    partial = [batches.pop()] if batches and len(batches[-1]) < batch_size else []
+    batches = [batches[i] for i in rng.permutation(len(batches))]
+    if batches:
+        longest = int(np.argmax([lengths[b].max() for b in batches]))
+        batches.insert(0, batches.pop(longest))
+    batches += partial
+    return np.concatenate(batches) if batches else np.zeros(0, dtype=np.int64)
+
+
+def train_order(
+    lengths: np.ndarray, batch_size: int, seed: int, epoch: int, group_by_length: bool = True
+) -> np.ndarray:
+    """The order the trainer feeds epoch ``epoch`` in, for every backend alike."""
+    if group_by_length:
+        return grouped_order(lengths, batch_size, seed, epoch)
+    return epoch_order(len(lengths), seed, epoch)
+
+
+def length_order(lengths: np.ndarray) -> np.ndarray:
+    """Longest first, ties in file order: evaluation batches of similar lengths, the biggest first."""
+    return np.argsort(-np.asarray(lengths), kind="stable")
+
+
+def batch_tokens(
+    lengths: np.ndarray, order: np.ndarray, batch_size: int, pad_multiple: int, max_length: int,
+    fixed_rows: bool = False,
+) -> list[tuple[int, int, int]]:
+    """Per batch ``iterate`` cuts from ``order``: (examples, real tokens, processed tokens).
+
+    Processed counts every position of the padded batch, filler rows included: what the
+    model computes. Real over processed is the padding efficiency.
+    """
+    lengths = np.asarray(lengths)
+    out = []
+    for start in range(0, len(order), batch_size):
+        batch = lengths[order[start : start + batch_size]]
+        rows = batch_size if fixed_rows else len(batch)
+        out.append((len(batch), int(batch.sum()), rows * padded_length(int(batch.max()), pad_multiple, max_length)))
+    return out
+
+
+def padding_efficiency(
+    lengths: np.ndarray, order: np.ndarray, batch_size: int, pad_multiple: int, max_length: int,
+    fixed_rows: bool = False,
+) -> float:
+    """Real tokens over processed tokens of the batches ``iterate`` cuts from ``order``."""
+    counts = batch_tokens(lengths, order, batch_size, pad_multiple, max_length, fixed_rows)
+    return sum(c[1] for c in counts) / max(1, sum(c[2] for c in counts))
 
 
 def collate(

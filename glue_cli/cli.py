@@ -18,6 +18,7 @@ from rich.table import Table
 
 from glue_cli import __version__
 from glue_cli.backends import install_hint
+from glue_cli.bench import DEFAULT_MODES as DEFAULT_BENCH_MODES
 from glue_cli.config import default_of, resolve, setting
 from glue_cli.display import console, error_line, metrics_table
 from glue_cli.errors import ConfigError, GlueError
@@ -171,6 +172,11 @@ def train(
         bool | None, typer.Option("--xla", help="Compile the steps (torch.compile, XLA, jit).")
     ] = None,
     devices: Devices = None,
+    group_by_length: Annotated[
+        bool | None,
+        typer.Option("--group-by-length/--no-group-by-length",
+                     help="Batches of similar lengths (less padding), in a seeded order. \\[default: on]"),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing output directory.")
     ] = False,
@@ -315,6 +321,62 @@ def require_model(model: str) -> str:
     if not model:
         raise ConfigError("Missing option --model.", "Pass the run directory or model folder to use.")
     return model
+
+
+@app.command("bench")
+@user_errors
+def bench(
+    task: Annotated[str, typer.Argument(help="Task to train on.")] = "mrpc",
+    backend: Annotated[
+        list[str] | None,
+        typer.Option("--backend", "-b",
+                     help="Backends, comma-separated or repeated. \\[default: all; those not installed say so]"),
+    ] = None,
+    modes: Annotated[
+        str, typer.Option(help="Modes, comma-separated; each joins with + any of fp32, bf16, fp16, amp, xla.")
+    ] = ",".join(DEFAULT_BENCH_MODES),
+    rows: Annotated[int, typer.Option(help="Train on the first N training rows.")] = 512,
+    eval_rows: Annotated[int, typer.Option(help="Evaluate on the first N dev rows (not timed).")] = 64,
+    epochs: Annotated[int, typer.Option(help="Epochs per cell; the first is not timed.")] = 2,
+    skip_steps: Annotated[
+        int | None, typer.Option(help="Leave the first N steps out of the timing. \\[default: the first epoch]")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 32,
+    max_seq_length: MaxLen = None,
+    model: Model = None,
+    data_dir: DataDir = None,
+    seed: Annotated[int, typer.Option(help="Seed of every cell.")] = 42,
+    group_by_length: Annotated[
+        bool, typer.Option("--group-by-length/--no-group-by-length", help="Length-grouped batches, as glue train.")
+    ] = True,
+    timeout: Annotated[float | None, typer.Option(help="Give up on a cell after this many seconds.")] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the machine and every cell as JSON on stdout.")
+    ] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Training speed of backends x modes: each cell trains the same rows in a fresh process.
+
+    One row per cell: examples/s, real tokens/s, padding efficiency, time to first step, compiles,
+    peak memory, model FLOP utilisation. Run it on an otherwise idle machine.
+    """
+    from glue_cli import bench as bench_core
+
+    settings = bench_core.BenchSettings(
+        task=task, backends=bench_core.split_names(backend), modes=bench_core.split_names([modes]), rows=rows,
+        eval_rows=eval_rows, epochs=epochs, skip_steps=skip_steps, batch_size=batch_size,
+        max_seq_length=max_seq_length or setting("max_seq_length"), model=model or setting("model"),
+        data_dir=str(data_dir) if data_dir else None, seed=seed, group_by_length=group_by_length, timeout=timeout,
+    )
+    warn_broken_plugins()
+    progress = (lambda line: None) if quiet else (lambda line: console().print(line, soft_wrap=True))
+    report = bench_core.run(settings, progress)
+    if not quiet:
+        console().print(bench_core.table(report))
+        for line in bench_core.notes(report):
+            console().print(line, soft_wrap=True, markup=False)
+    if json_out:
+        emit_json(report)
 
 
 plugins_app = typer.Typer(

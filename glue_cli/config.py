@@ -39,6 +39,8 @@ class RunConfig:
     amp: bool = False
     precision: str | None = None
     xla: bool = False
+    # Batches of similar lengths (seeded mega-batches sorted by length): far less padding.
+    group_by_length: bool = True
     # Data parallel over this many local devices (backends that support it); None: all of them.
     devices: int | None = None
     overwrite: bool = False

@@ -10,7 +10,7 @@ import numpy as np
 
 from glue_cli import metrics
 from glue_cli.backends import Backend, Engine
-from glue_cli.batching import iterate
+from glue_cli.batching import iterate, length_order
 from glue_cli.errors import DataError
 from glue_cli.events import EvalEnded, EventSink
 from glue_cli.features import Encoded
@@ -28,10 +28,14 @@ def split_logits(
     pad_token_id: int,
     num_labels: int,
 ) -> np.ndarray:
-    """float32 ``[examples, num_labels]``; every example exactly once, filler rows dropped."""
+    """float32 ``[examples, num_labels]`` in file order; every example exactly once, filler rows dropped.
+
+    Batches go longest first, sorted by length (little padding, peak memory at the first batch);
+    each row's logits are put back at its example's place in the file.
+    """
     out = np.zeros((len(encoded), num_labels), dtype=np.float32)
     for batch in iterate(
-        encoded, batch_size, backend.pad_multiple, max_length,
+        encoded, batch_size, backend.pad_multiple, max_length, order=length_order(encoded.lengths),
         fixed_rows=backend.fixed_batch_rows, pad_token_id=pad_token_id,
     ):
         logits = np.asarray(engine.predict(batch), dtype=np.float32)

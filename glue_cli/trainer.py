@@ -16,7 +16,7 @@ from typing import Any
 from glue_cli import checkpoint, sources
 from glue_cli.atomic import atomic_dir
 from glue_cli.backends import Engine, choose_precision
-from glue_cli.batching import epoch_order, iterate, num_batches
+from glue_cli.batching import iterate, num_batches, train_order
 from glue_cli.checkpoint import Position
 from glue_cli.config import RunConfig
 from glue_cli.evaluation import evaluate_all, predict_test
@@ -104,7 +104,7 @@ def train_epoch(
     t_epoch, loss_sum, seen = time.perf_counter(), 0.0, 0
     for batch in iterate(
         train_data, config.batch_size, p.backend.pad_multiple, config.max_seq_length,
-        order=epoch_order(len(train_data), config.seed, epoch),
+        order=train_order(train_data.lengths, config.batch_size, config.seed, epoch, config.group_by_length),
         fixed_rows=p.backend.fixed_batch_rows, pad_token_id=p.pad_id,
         skip=progress.step - epoch * steps_per_epoch,
     ):
