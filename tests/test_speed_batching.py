@@ -157,7 +157,8 @@ def test_sorted_evaluation_matches_file_order_evaluation_on_a_model(tiny_model, 
 
     backend = TorchBackend()
     p = prepare_data("mrpc", "torch", str(tiny_model), None, ["validation"], 128, {"validation": 70})
-    engine = backend.create(ModelSpec(str(tiny_model), 2, False, {0: "0", 1: "1"}), 0)
+    engine = backend.create(ModelSpec(path=str(tiny_model), num_labels=2, regression=False,
+                                      id2label={0: "0", 1: "1"}))
     data = p.encoded["validation"]
     unsorted = np.zeros((len(data), 2), np.float32)
     for batch in iterate(data, 16, backend.pad_multiple, 128):  # file order, as before
@@ -167,6 +168,8 @@ def test_sorted_evaluation_matches_file_order_evaluation_on_a_model(tiny_model, 
 
 class RecordingEngine:
     """Trains nothing: writes down the example indices of every batch it is handed."""
+
+    device = "cpu"
 
     def __init__(self, log: list[list[int]], model: str) -> None:
         self.log, self.model = log, model
@@ -194,7 +197,7 @@ class RecordingEngine:
 
 def fake_backend(name: str, pad_multiple: int, fixed_rows: bool, log: list[list[int]]):
     class Fake:
-        framework = extra = "torch"
+        framework = "torch"
         fixed_batch_rows = fixed_rows
 
         def unavailable_reason(self):
@@ -209,7 +212,7 @@ def fake_backend(name: str, pad_multiple: int, fixed_rows: bool, log: list[list[
         def amp_precision(self, device=None):
             return "fp32"
 
-        def create(self, spec, total_steps):
+        def create(self, spec):
             return RecordingEngine(log, spec.path)
 
     Fake.name, Fake.pad_multiple = name, pad_multiple
