@@ -53,7 +53,8 @@ def history(run):
 
 def glue_subprocess(*args, check=True):
     """The real ``glue`` command in a fresh process, which picks its own framework."""
-    env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
+    # TF_CPP_MIN_LOG_LEVEL too: JAX, when this process imported it, set it to 1 (not a user's wish).
+    env = {k: v for k, v in os.environ.items() if k not in (*SWITCHES, "TF_CPP_MIN_LOG_LEVEL")}
     result = subprocess.run([sys.executable, "-m", "glue_cli", *map(str, args)], env=env,
                             capture_output=True, text=True, timeout=600)
     if check:
@@ -237,7 +238,8 @@ def assert_same_logits_as_torch(model_dir):
     batch = a_batch()
     inputs = {"input_ids": batch.input_ids.tolist(), "attention_mask": batch.attention_mask.tolist(),
               "token_type_ids": batch.token_type_ids.tolist()}
-    env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
+    # TF_CPP_MIN_LOG_LEVEL too: JAX, when this process imported it, set it to 1 (not a user's wish).
+    env = {k: v for k, v in os.environ.items() if k not in (*SWITCHES, "TF_CPP_MIN_LOG_LEVEL")}
     env["USE_TF"] = "0"
     done = subprocess.run([sys.executable, "-c", TORCH_LOGITS, str(model_dir), json.dumps(inputs)],
                           env=env, capture_output=True, text=True, timeout=300)
