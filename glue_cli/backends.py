@@ -12,6 +12,7 @@ import numpy as np
 
 from glue_cli.batching import Batch
 from glue_cli.errors import BackendUnavailableError, ConfigError
+from glue_cli.installation import pip_install_extra
 from glue_cli.optimization import OptimizerSettings
 from glue_cli.registry import Registry
 
@@ -110,7 +111,7 @@ def backend_registry() -> Registry[Backend]:
 def install_hint(backend: Backend) -> str:
     """A backend may say how to install its framework; else it names an extra of glue-cli."""
     custom = getattr(backend, "install_hint", None)
-    return custom or f'Install it with: pip install "glue-cli[{backend.extra}]"'
+    return custom or f"Install it with: {pip_install_extra(backend.extra)}"
 
 
 def require_available(backend: Backend) -> None:

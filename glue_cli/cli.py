@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from glue_cli import __version__
-from glue_cli.backends import install_hint
 from glue_cli.config import default_of, resolve, setting
-from glue_cli.display import console, error_line, metrics_table
+from glue_cli.display import console, error_line, listing_table, metrics_table, print_listing
 from glue_cli.errors import ConfigError, GlueError
 from glue_cli.plugins import get_backends, get_plugins, get_tasks, register_commands
 
@@ -81,7 +80,9 @@ TextFields = Annotated[
     str | None, typer.Option(help="Column(s) holding the text, comma-separated: one or two, e.g. question,answer.")
 ]
 LabelField = Annotated[str | None, typer.Option(help="Column holding the label. \\[default: label]")]
-Backend = Annotated[str | None, typer.Option("--backend", "-b", help=f"torch, tf or flax. {d('backend')}")]
+# Its help names the installed backends: build_app fills it in once the plugins are loaded.
+BACKEND_OPTION = typer.Option("--backend", "-b", help=f"torch, tf or flax. {d('backend')}")
+Backend = Annotated[str | None, BACKEND_OPTION]
 Model = Annotated[
     str | None,
     typer.Option(help="Model folder, run directory or hub id. \\[default: bundled all-MiniLM-L6-v2]"),
@@ -187,6 +188,8 @@ def train(
     run_config = resolve(flags, config)
     warn_broken_plugins()
     summary = trainer.train(run_config, verbose=verbose, quiet=quiet)
+    if not quiet:
+        show_written(summary.get("predictions", {}), "Test predictions")
     if json_out:
         emit_json(summary)
 
@@ -234,9 +237,10 @@ def evaluate(
         max_seq_length or setting("max_seq_length"), batch_size, max_eval_samples, amp, precision, verbose,
         devices,
     )
-    results = inference.evaluate(request)
+    task_name, results = inference.evaluate_named(request, progress=not quiet)
     if not quiet:
-        console().print(metrics_table(results, title=f"{task or model} on {request.backend}"))
+        console().print(f"Evaluated {model}", soft_wrap=True, highlight=False)
+        console().print(metrics_table(results, title=f"{task_name} on {request.backend}"))
     if json_out:
         emit_json(results)
 
@@ -275,12 +279,19 @@ def predict(
         files_given(None, test_file, text_fields), max_seq_length or setting("max_seq_length"), batch_size,
         None, amp, precision, verbose, devices,
     )
-    written = inference.predict(request, output_dir, overwrite, make_zip)
+    written = inference.predict(request, output_dir, overwrite, make_zip, progress=not quiet)
     if not quiet:
-        for split, path in written.items():
-            console().print(f"{split}: {path}", soft_wrap=True, highlight=False)
+        show_written(written)
     if json_out:
         emit_json(written)
+
+
+def show_written(written: dict[str, str], title: str = "Wrote") -> None:
+    """Where prediction files went, one path a line (whole, for copying)."""
+    if written:
+        console().print(f"{title}:", highlight=False)
+    for split, path in written.items():
+        console().print(f"  {split}: {escape(path)}", soft_wrap=True, highlight=False)
 
 
 def require_model(model: str) -> str:
@@ -311,15 +322,16 @@ def show_plugins(json_out: bool) -> None:
     if json_out:
         emit_json(rows)
         return
-    table = Table("plugin", "version", "origin", "hooks", "status")
+    table = listing_table("plugin", "version", "origin", "hooks", "status", whole=("version", "origin", "status"))
     for r in rows:
         status = "[red]error[/] (below)" if r["error"] else "[green]ok[/]"
-        table.add_row(r["name"], r["version"] or "-", r["origin"], ", ".join(r["hooks"]), status)
-    console().print(table)
+        table.add_row(escape(r["name"]), escape(r["version"] or "-"), escape(r["origin"]),
+                      ", ".join(r["hooks"]), status)
+    print_listing(table)
     # Errors in full, one line each: a table cell would cut them to the terminal's width.
     for r in rows:
         if r["error"]:
-            console().print(f"[red]{escape(r['name'])}:[/] {escape(r['error'])}", soft_wrap=True, highlight=False)
+            Console(highlight=False).print(f"[red]{escape(r['name'])}:[/] {escape(r['error'])}", soft_wrap=True)
 
 
 @plugins_app.callback(invoke_without_command=True)
@@ -381,63 +393,45 @@ def install_plugins(
 @plugins_app.command("uninstall")
 @user_errors
 def uninstall_plugins(
-    names: Annotated[list[str], typer.Argument(help="The plugins' package names.", show_default=False)],
+    names: Annotated[
+        list[str],
+        typer.Argument(help="Plugins: their package names, or the names glue plugins lists.", show_default=False),
+    ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Uninstall plugin packages with pip, from the environment glue runs in."""
     from glue_cli import installer
 
-    installer.run_pip("uninstall", installer.uninstall_args(names, yes))
+    packages = installer.distributions_to_uninstall(names, installer.plugin_distributions())
+    installer.run_pip("uninstall", installer.uninstall_args(packages, yes))
 
 
 @app.command("backends")
 @user_errors
 def list_backends(json_out: Json = False) -> None:
     """Backends, whether they run here (and how to install them), their devices and precisions."""
-    registry = get_backends()
-    rows = []
-    for b in registry:
-        reason = b.unavailable_reason()
-        row: dict[str, Any] = {
-            "name": b.name, "available": reason is None, "reason": reason,
-            "install": install_hint(b), "plugin": registry.owner(b.name),
-            "devices": [], "precisions": [], "amp": None,
-        }
-        if reason is None:
-            row.update(devices=b.devices(), precisions=b.precisions(), amp=b.amp_precision())
-        rows.append(row)
+    from glue_cli import listing
+
+    rows = listing.backend_rows()
+    warn_broken_plugins()
     if json_out:
         emit_json(rows)
         return
-    table = Table("backend", "available", "devices", "precisions", "--amp", "plugin")
-    for r in rows:
-        ok = "[green]yes[/]" if r["available"] else f"[red]no[/] ({r['reason']}; {r['install']})"
-        table.add_row(r["name"], ok, ", ".join(r["devices"]), ", ".join(r["precisions"]),
-                      r["amp"] or "-", r["plugin"])
-    console().print(table)
+    print_listing(listing.backend_table(rows))
 
 
 @app.command("tasks")
 @user_errors
 def list_tasks(json_out: Json = False) -> None:
     """Tasks: labels, metrics, evaluation splits, and which plugin provides each."""
-    registry = get_tasks()
-    rows = [
-        {"name": t.name, "kind": "regression" if t.is_regression else "classification",
-         "text_fields": list(t.text_fields), "labels": list(t.labels) if t.labels else None,
-         "metrics": list(t.metrics), "eval_splits": list(t.eval_splits),
-         "glue_folder": t.glue.folder if t.glue else None, "hub": t.hub_id,
-         "aliases": list(t.aliases), "plugin": registry.owner(t.name), "description": t.description}
-        for t in registry
-    ]
+    from glue_cli import listing
+
+    rows = listing.task_rows()
+    warn_broken_plugins()
     if json_out:
         emit_json(rows)
         return
-    table = Table("task", "kind", "labels", "metrics", "eval splits", "plugin")
-    for r in rows:
-        table.add_row(r["name"], r["kind"], ", ".join(r["labels"] or ["-"]),
-                      ", ".join(r["metrics"]), ", ".join(r["eval_splits"]), r["plugin"])
-    console().print(table)
+    print_listing(listing.task_table(rows))
 
 
 def version_callback(value: bool) -> None:
@@ -455,9 +449,21 @@ def root(
     """Fine-tune Transformer encoders on GLUE with PyTorch, TensorFlow or JAX/Flax."""
 
 
+def backend_help() -> str:
+    """``--backend``'s help: the backends installed here, whichever plugins brought them."""
+    from glue_cli import listing
+
+    try:
+        names = listing.backend_names()
+    except GlueError:  # two plugins claim one name: the command run will say so in one line
+        return str(BACKEND_OPTION.help)
+    return f"One of: {', '.join(names)} (glue backends). {d('backend')}"
+
+
 def build_app() -> typer.Typer:
     """The app with the commands plugins add."""
     register_commands(get_plugins(), app)
+    BACKEND_OPTION.help = backend_help()
     return app
 
 

@@ -37,6 +37,12 @@ class ConsoleReporter:
                 f"{e.train_examples} training examples, {e.epochs} epoch(s) of {e.steps_per_epoch} "
                 f"steps -> {escape(e.run_dir)}"
             )
+            if e.start_step:
+                epoch = e.start_step // max(1, e.steps_per_epoch)
+                console().print(
+                    f"Resuming from the checkpoint at step {e.start_step} of {e.total_steps} "
+                    f"(after epoch {epoch})."
+                )
 
     def _epoch(self, e: events.EpochStarted) -> None:
         self.progress = Progress(

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from glue_cli import events
 from glue_cli.hookspecs import hookimpl
+from glue_cli.installation import pip_install_extra
 
 FOLDER = "tensorboard"
 
@@ -27,7 +28,10 @@ FOLDER = "tensorboard"
 class TensorBoardReporter:
     # Events only in runs whose --report-to names this plugin (glue_cli.reporting).
     opt_in = True
-    install_hint = "Install it with: pip install 'glue-cli[tensorboard]'"
+
+    @property
+    def install_hint(self) -> str:
+        return f"Install it with: {pip_install_extra('tensorboard')}"
 
     def __init__(self) -> None:
         self.file: IO[bytes] | None = None
