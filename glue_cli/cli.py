@@ -434,6 +434,27 @@ def list_tasks(json_out: Json = False) -> None:
     print_listing(listing.task_table(rows))
 
 
+@app.command("runs")
+@user_errors
+def list_runs(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder of run directories (or one run). \\[default: runs]", show_default=False)
+    ] = Path("runs"),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the runs as JSON on stdout.")] = False,
+) -> None:
+    """Runs under DIR: task, backend, precision, lr, epochs, best dev metric, time, speed, status."""
+    from glue_cli import runlist
+
+    runs = runlist.find_runs(directory)
+    if json_out:
+        emit_json([r.to_dict() for r in runs])
+        return
+    if not runs:
+        console().print(f"No runs in {escape(str(directory))}.", highlight=False)
+        return
+    print_listing(runlist.runs_table(runs, directory))
+
+
 def version_callback(value: bool) -> None:
     if value:
         print(f"glue-cli {__version__}")
