@@ -25,7 +25,6 @@ app = typer.Typer(
     name="glue",
     help="Fine-tune Transformer encoders on GLUE with PyTorch, TensorFlow or JAX/Flax.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_show_locals=False,
 )
 
@@ -61,17 +60,32 @@ def d(name: str) -> str:
     return f"\\[default: {default_of(name)}]"
 
 
+def complete_tasks(incomplete: str) -> list[str]:
+    """Shell completion of a task name (glue train mr<TAB>)."""
+    from glue_cli import listing
+
+    return listing.complete(listing.task_names(), incomplete)
+
+
+def complete_backends(incomplete: str) -> list[str]:
+    from glue_cli import listing
+
+    return listing.complete(listing.backend_names(), incomplete)
+
+
 TaskArg = Annotated[
     str | None,
     typer.Argument(
         help="Task: mrpc, sst2, cola, ... (see glue tasks); with --train-file etc. a name for your own task "
         "\\[default: custom].",
         show_default=False,
+        autocompletion=complete_tasks,
     ),
 ]
 SavedTaskArg = Annotated[
     str | None,
-    typer.Argument(help="Task name \\[default: the task the model was trained on].", show_default=False),
+    typer.Argument(help="Task name \\[default: the task the model was trained on].", show_default=False,
+                   autocompletion=complete_tasks),
 ]
 TrainFile = Annotated[Path | None, typer.Option(help="Your own training data: .csv, .tsv, .json or .jsonl.")]
 ValidationFile = Annotated[Path | None, typer.Option(help="Your own dev data (same formats).")]
@@ -81,7 +95,9 @@ TextFields = Annotated[
 ]
 LabelField = Annotated[str | None, typer.Option(help="Column holding the label. \\[default: label]")]
 # Its help names the installed backends: build_app fills it in once the plugins are loaded.
-BACKEND_OPTION = typer.Option("--backend", "-b", help=f"torch, tf or flax. {d('backend')}")
+BACKEND_OPTION = typer.Option(
+    "--backend", "-b", help=f"torch, tf or flax. {d('backend')}", autocompletion=complete_backends
+)
 Backend = Annotated[str | None, BACKEND_OPTION]
 Model = Annotated[
     str | None,
@@ -453,6 +469,20 @@ def list_runs(
         console().print(f"No runs in {escape(str(directory))}.", highlight=False)
         return
     print_listing(runlist.runs_table(runs, directory))
+
+
+@app.command("env")
+@user_errors
+def env(json_out: Annotated[bool, typer.Option("--json", help="Print it as JSON on stdout.")] = False) -> None:
+    """What to paste into a bug report: versions, Python, OS, CPU, each backend's devices, plugins."""
+    from glue_cli import envinfo
+
+    info = envinfo.collect()
+    if json_out:
+        emit_json(info)
+        return
+    print("Copy and paste this into your bug report:\n")
+    print(envinfo.render(info))
 
 
 def version_callback(value: bool) -> None:

@@ -63,6 +63,15 @@ def backend_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def task_names() -> list[str]:
+    return [t.name for t in get_tasks()]
+
+
+def complete(names: list[str], incomplete: str) -> list[str]:
+    """The names that start with what the user typed (case-insensitive)."""
+    return [n for n in names if n.lower().startswith(incomplete.lower())]
+
+
 def backend_names() -> list[str]:
     """The registered backends' names, for help texts."""
     return [b.name for b in get_backends()]
