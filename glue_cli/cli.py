@@ -471,6 +471,23 @@ def list_runs(
     print_listing(runlist.runs_table(runs, directory))
 
 
+@app.command("report")
+@user_errors
+def report(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run directories, or folders of them.", show_default=False)
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="report.html (picture, runs, settings that differ) or a .png.")
+    ] = Path("report.html"),
+) -> None:
+    """Draw loss, learning rate and dev metrics of one or more runs on shared axes (needs the report extra)."""
+    from glue_cli.report import write_report
+
+    written = write_report(list(runs), output)
+    console().print(f"Wrote {escape(str(written))}", soft_wrap=True, highlight=False)
+
+
 @app.command("env")
 @user_errors
 def env(json_out: Annotated[bool, typer.Option("--json", help="Print it as JSON on stdout.")] = False) -> None:
