@@ -37,3 +37,34 @@ def test_eval_and_predict_show_progress_and_a_short_title(tmp_path, tiny_model, 
     assert "predicting mrpc" in predicted.stderr and "1725/1725" in predicted.stderr
     assert f"test: {run / 'predictions' / 'MRPC.tsv'}" in predicted.stderr.replace("\n", "")
     assert predicted.stdout == ""
+
+
+def test_the_console_shows_evaluation_under_way_on_a_terminal_only(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from glue_cli import events
+    from glue_plugins.reporters import console as console_reporter
+
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=100, color_system=None, highlight=False)
+    monkeypatch.setattr(console_reporter, "console", lambda: terminal)
+    reporter = console_reporter.ConsoleReporter()
+    reporter.glue_on_event(events.RunStarted(".", "mnli", "torch", "cpu", "fp32", "m", 1, 1, 1, 8,
+                                             {"validation_matched": 40, "validation_mismatched": 30}))
+    reporter.glue_on_event(events.EpochEnded(1, 1.0, 0.5, 8, 8.0))
+    assert reporter.spinner is not None and "validation_matched (40 examples)" in str(
+        reporter.spinner.columns[1].text_format)
+    reporter.glue_on_event(events.EvalEnded(1, "validation_matched", {"accuracy": 0.5}, 40, 1.0))
+    assert "validation_mismatched (30 examples)" in str(reporter.spinner.columns[1].text_format)
+    reporter.glue_on_event(events.EvalEnded(1, "validation_mismatched", {"accuracy": 0.5}, 30, 1.0))
+    reporter.glue_on_event(events.CheckpointSaved("c", 1, 1))
+    assert reporter.spinner is None
+    assert "validation_mismatched: accuracy 0.5000" in screen.getvalue()
+
+    piped = Console(file=io.StringIO(), force_terminal=False)
+    monkeypatch.setattr(console_reporter, "console", lambda: piped)
+    reporter.glue_on_event(events.RunStarted(".", "mrpc", "torch", "cpu", "fp32", "m", 1, 1, 1, 8, {"validation": 4}))
+    reporter.glue_on_event(events.EpochEnded(1, 1.0, 0.5, 8, 8.0))
+    assert reporter.spinner is None

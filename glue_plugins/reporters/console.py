@@ -9,6 +9,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
@@ -28,9 +29,14 @@ class ConsoleReporter:
         self.epochs = 0
         self.epoch_start = 0.0
         self.epoch_examples = 0
+        # Evaluation sends no event per batch: a spinner with the time spent says it is under way.
+        self.eval_sizes: dict[str, int] = {}
+        self.pending: list[str] = []
+        self.spinner: Progress | None = None
 
     def _start(self, e: events.RunStarted) -> None:
         self.active, self.epochs = not e.quiet, e.epochs
+        self.eval_sizes = dict(e.eval_examples)
         if self.active:
             console().print(
                 f"Fine-tuning [bold]{e.task}[/] on [bold]{e.backend}[/] ({e.device}, {e.precision}): "
@@ -79,6 +85,26 @@ class ConsoleReporter:
             self.progress.stop()
             self.progress = None
 
+    def _evaluating(self) -> None:
+        """Show that the next pending split is being evaluated (until its EvalEnded)."""
+        self._stop_spinner()
+        if not self.pending:
+            return
+        split = self.pending.pop(0)
+        if not console().is_terminal:  # a log file gets the result line, not a spinner's last frame
+            return
+        self.spinner = Progress(
+            SpinnerColumn(), TextColumn(f"evaluating on {split} ({self.eval_sizes.get(split, '?')} examples)"),
+            TimeElapsedColumn(), console=console(), transient=True,
+        )
+        self.spinner.add_task("eval", total=None)
+        self.spinner.start()
+
+    def _stop_spinner(self) -> None:
+        if self.spinner is not None:
+            self.spinner.stop()
+            self.spinner = None
+
     @hookimpl
     def glue_on_event(self, event: events.Event) -> None:
         if isinstance(event, events.RunStarted):
@@ -97,10 +123,18 @@ class ConsoleReporter:
                     f"epoch {event.epoch}: mean loss {event.train_loss:.4f}, "
                     f"{event.seconds:.1f} s, {event.examples_per_second:.1f} examples/s"
                 )
+                self.pending = list(self.eval_sizes)
+                self._evaluating()
             case events.EvalEnded():
+                self._stop_spinner()
                 values = "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items())
                 out.print(f"  {event.split}: {values}")
+                self._evaluating()
+            case events.CheckpointSaved():
+                self.pending = []
+                self._stop_spinner()
             case events.RunEnded():
+                self._stop_spinner()
                 self._stop_bar()
                 out.print(metrics_table(event.metrics))
                 out.print(f"Trained in {event.train_seconds:.1f} s ({event.seconds:.1f} s in all).")
