@@ -454,7 +454,9 @@ def list_tasks(json_out: Json = False) -> None:
 @user_errors
 def list_runs(
     directory: Annotated[
-        Path, typer.Argument(help="Folder of run directories (or one run). \\[default: runs]", show_default=False)
+        Path,
+        typer.Argument(help="Folder of run directories (or one run). \\[default: runs]", show_default=False,
+                       metavar="DIR"),
     ] = Path("runs"),
     json_out: Annotated[bool, typer.Option("--json", help="Print the runs as JSON on stdout.")] = False,
 ) -> None:
@@ -475,7 +477,7 @@ def list_runs(
 @user_errors
 def report(
     runs: Annotated[
-        list[Path], typer.Argument(help="Run directories, or folders of them.", show_default=False)
+        list[Path], typer.Argument(help="Run directories, or folders of them.", show_default=False, metavar="RUN")
     ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="report.html (picture, runs, settings that differ) or a .png.")
