@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 
@@ -94,11 +95,35 @@ TextFields = Annotated[
     str | None, typer.Option(help="Column(s) holding the text, comma-separated: one or two, e.g. question,answer.")
 ]
 LabelField = Annotated[str | None, typer.Option(help="Column holding the label. \\[default: label]")]
-# Its help names the installed backends: build_app fills it in once the plugins are loaded.
+# Its help names the installed backends, filled in when a command's help is shown (WithBackends).
 BACKEND_OPTION = typer.Option(
     "--backend", "-b", help=f"torch, tf or flax. {d('backend')}", autocompletion=complete_backends
 )
 Backend = Annotated[str | None, BACKEND_OPTION]
+
+
+class WithBackends(typer.core.TyperCommand):
+    """A command whose --backend help names the backends registered here, looked up only when the help
+    is shown: registering backends at start-up would cost every command, and move their warnings."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.params:
+            if param.name == "backend":
+                param.help = backend_help()  # type: ignore[attr-defined]  # an Option's; Arguments have none
+        super().format_help(ctx, formatter)
+
+
+def backend_help() -> str:
+    """``--backend``'s help: the backends installed here, whichever plugins brought them."""
+    from glue_cli import listing
+
+    try:
+        names = listing.backend_names()
+    except GlueError:  # two plugins claim one name: the command run will say so in one line
+        return str(BACKEND_OPTION.help)
+    return f"One of: {', '.join(names)} (glue backends). {d('backend')}"
+
+
 Model = Annotated[
     str | None,
     typer.Option(help="Model folder, run directory or hub id. \\[default: bundled all-MiniLM-L6-v2]"),
@@ -116,7 +141,7 @@ Devices = Annotated[
 ]
 
 
-@app.command()
+@app.command(cls=WithBackends)
 @user_errors
 def train(
     task: TaskArg = None,
@@ -223,7 +248,7 @@ def files_given(
     )
 
 
-@app.command("eval")
+@app.command("eval", cls=WithBackends)
 @user_errors
 def evaluate(
     task: SavedTaskArg = None,
@@ -261,7 +286,7 @@ def evaluate(
         emit_json(results)
 
 
-@app.command("predict")
+@app.command("predict", cls=WithBackends)
 @user_errors
 def predict(
     task: SavedTaskArg = None,
@@ -519,21 +544,9 @@ def root(
     """Fine-tune Transformer encoders on GLUE with PyTorch, TensorFlow or JAX/Flax."""
 
 
-def backend_help() -> str:
-    """``--backend``'s help: the backends installed here, whichever plugins brought them."""
-    from glue_cli import listing
-
-    try:
-        names = listing.backend_names()
-    except GlueError:  # two plugins claim one name: the command run will say so in one line
-        return str(BACKEND_OPTION.help)
-    return f"One of: {', '.join(names)} (glue backends). {d('backend')}"
-
-
 def build_app() -> typer.Typer:
     """The app with the commands plugins add."""
     register_commands(get_plugins(), app)
-    BACKEND_OPTION.help = backend_help()
     return app
 
 
