@@ -21,7 +21,7 @@ PIPE_WIDTH = 1000
 def listing_table(*columns: str, whole: tuple[str, ...] = ()) -> Table:
     """A listing's table. The first column and those named in ``whole`` (names people grep and copy)
     never wrap; see ``print_listing`` for the others."""
-    table = Table(box=box.SIMPLE_HEAD)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     for i, name in enumerate(columns):
         table.add_column(name, overflow="fold", no_wrap=i == 0 or name in whole)
     return table

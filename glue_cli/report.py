@@ -29,6 +29,9 @@ FORMATS = (".html", ".png")
 # Settings that differ between any two runs and say nothing about them.
 NOT_COMPARED = {"output_dir", "overwrite", "resume"}
 MAX_EVAL_PANELS = 4
+# Runs that score the same draw on top of each other: each run its own hollow marker, the earlier
+# ones larger, so a run under another still shows around it.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 # The mean of a task's metrics, already drawn one by one.
 NOT_DRAWN = {"combined_score"}
 
@@ -128,7 +131,8 @@ def draw(series: list[Series]) -> Any:
         ax.grid(True, alpha=0.3)
         ax.set_xlabel("epoch")
         ax.xaxis.set_tick_params(labelbottom=True)
-    for s, color in zip(series, colors, strict=True):
+    for i, (s, color) in enumerate(zip(series, colors, strict=True)):
+        marker, size = MARKERS[i % len(MARKERS)], max(5.0, 13.0 - 3.5 * i)
         steps = s.run.history.steps
         xs = [s.x(int(e["step"])) for e in steps]
         losses = [float(e["loss"]) for e in steps]
@@ -137,13 +141,14 @@ def draw(series: list[Series]) -> Any:
             loss_ax.plot(xs, losses, color=color, alpha=0.25, linewidth=0.8)
             loss_ax.plot(xs, smooth(losses, 0.9), color=color, linewidth=1.8, label=s.label)
         else:
-            loss_ax.plot(xs, losses, color=color, linewidth=1.5, marker=".", label=s.label)
+            loss_ax.plot(xs, losses, color=color, linewidth=1.5, marker=marker, markersize=size / 2, label=s.label)
         lr_ax.plot(xs, [float(e["learning_rate"]) for e in steps], color=color, linewidth=1.5)
         for ax, (split, metric) in zip(axes[2:], panels[2:], strict=False):
             points = [(float(e["epoch"]), float(e["metrics"][metric])) for e in s.run.history.evals
                       if e["split"] == split and metric in e["metrics"]]
             if points:
-                ax.plot(*zip(*points, strict=True), color=color, marker="o", linewidth=1.5)
+                ax.plot(*zip(*points, strict=True), color=color, marker=marker, markersize=size, linewidth=1.5,
+                        markerfacecolor="none", markeredgewidth=2)
     axes[0].set_title("training loss" + (" (smoothed; faint: per step)" if any(
         len(s.run.history.steps) > 20 for s in series) else " per step"))
     axes[0].set_ylabel("loss")

@@ -205,6 +205,12 @@ def find_runs(folder: Path) -> list[RunInfo]:
     return sorted(runs, key=lambda r: (r.started() or 0.0, str(r.path)))
 
 
+def short_rate(rate: float) -> str:
+    """A learning rate as people write it: 2e-5, 1e-4, 3.5e-5."""
+    mantissa, exponent = f"{rate:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 def _number(value: float | None, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
@@ -226,7 +232,7 @@ def runs_table(runs: list[RunInfo], folder: Path) -> Table:
         lr = row["learning_rate"]
         table.add_row(
             escape(shown), escape(str(row["task"] or "-")), escape(str(row["backend"] or "-")),
-            escape(str(row["precision"] or "-")), "-" if lr is None else f"{lr:g}",
+            escape(str(row["precision"] or "-")), "-" if lr is None else short_rate(float(lr)),
             f"{row['epochs_done']}/{row['epochs'] if row['epochs'] is not None else '?'}", best_text,
             "-" if row["train_seconds"] is None else f"{row['train_seconds']:.1f} s",
             _number(row["examples_per_second"], ".1f"),

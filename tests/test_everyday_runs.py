@@ -85,6 +85,8 @@ def test_runs_table_on_stdout_one_line_per_run(runs, monkeypatch):
     assert "f1 0.7500 (epoch 1)" in line and "finished" in line and "2/2" in line and "4.0 s" in line
     assert "sweep/mrpc-torch-d" in out and "interrupted" in out
     assert "resumable" in next(x for x in out.splitlines() if "mrpc-flax-c" in x)
+    assert " 1e-4 " in next(x for x in out.splitlines() if "mrpc-tf-b" in x)  # as people write it
+    assert not out.startswith("\n")  # no blank border line before the header
     assert "…" not in out
 
 
