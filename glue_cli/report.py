@@ -23,7 +23,7 @@ from typing import Any
 from glue_cli.atomic import atomic_file
 from glue_cli.errors import GlueError, RunDirError
 from glue_cli.installation import pip_install_extra
-from glue_cli.runlist import RunInfo, find_runs, is_run_dir, read_run
+from glue_cli.runlist import RunInfo, find_runs, is_run_dir, read_run, short_rate
 
 FORMATS = (".html", ".png")
 # Settings that differ between any two runs and say nothing about them.
@@ -199,7 +199,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:g}"
+        return short_rate(value) if 0 < abs(value) < 1e-3 else f"{value:g}"
     return str(value)
 
 
@@ -229,7 +229,8 @@ def html_page(series: list[Series], png: bytes) -> str:
         summary.append([
             s.label, d["task"], d["backend"], d["precision"], d["learning_rate"],
             f"{d['epochs_done']}/{d['epochs']}",
-            None if best is None else f"{best['split']} {best['metric']} {best['value']:.4f}",
+            None if best is None else f"{best['split']} {best['metric']} {best['value']:.4f}"
+            + ("" if best["epoch"] is None else f" (epoch {best['epoch']})"),
             None if d["train_seconds"] is None else f"{d['train_seconds']:.1f} s",
             None if d["examples_per_second"] is None else f"{d['examples_per_second']:.1f}",
             d["status"], str(s.run.path),

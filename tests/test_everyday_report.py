@@ -59,9 +59,9 @@ def test_html_holds_the_picture_the_runs_and_the_settings_that_differ(two_runs, 
     assert image and png_info(base64.b64decode(image.group(1)))[0] >= 800
     assert page.count("mrpc-torch-lr2e-5") >= 2 and page.count("mrpc-torch-lr1e-4") >= 2
     differ = page[page.index("Settings that differ"):]
-    assert "learning_rate" in differ and "2e-05" in differ and "0.0001" in differ
+    assert "learning_rate" in differ and "<td>2e-5</td>" in differ and "<td>1e-4</td>" in differ
     assert "batch_size" not in differ  # the same in both runs
-    assert "0.8100" in page  # the second run's best f1 (epoch 1)
+    assert "validation f1 0.8100 (epoch 1)" in page  # the second run's best
 
 
 def test_a_folder_of_runs_is_every_run_in_it(two_runs, tmp_path):
