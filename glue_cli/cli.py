@@ -280,7 +280,7 @@ def evaluate(
     )
     task_name, results = inference.evaluate_named(request, progress=not quiet)
     if not quiet:
-        console().print(f"Evaluated {model}", soft_wrap=True, highlight=False)
+        console().print(f"Evaluated {escape(model)}", soft_wrap=True, highlight=False)
         console().print(metrics_table(results, title=f"{task_name} on {request.backend}"))
     if json_out:
         emit_json(results)
