@@ -27,16 +27,24 @@ from glue_cli.display import console
 
 
 class Counting:
-    """An engine whose ``predict`` also advances a progress bar by the batch's real examples."""
+    """An engine whose ``predict`` also advances a progress bar by the batch's real examples.
+
+    The bar appears with the first batch: a check that fails before any prediction (a file that
+    exists, say) stays the one-line error it is, with no empty bar above it.
+    """
 
     def __init__(self, engine: Any, progress: Progress, task: TaskID) -> None:
         self._engine = engine
         self._progress = progress
         self._task = task
-        self._start = time.perf_counter()
+        self._start = 0.0
         self._done = 0
+        self.started = False
 
     def predict(self, batch: Batch) -> np.ndarray:
+        if not self.started:
+            self.started, self._start = True, time.perf_counter()
+            self._progress.start()
         logits = self._engine.predict(batch)
         real = batch.num_examples  # filler rows are not examples
         self._done += real
@@ -65,5 +73,9 @@ def counting(engine: Any, label: str, total: int, show: bool = True) -> Iterator
         console=console(),
     )
     task = progress.add_task(label, total=total, speed=0.0)
-    with progress:
-        yield Counting(engine, progress, task)
+    wrapped = Counting(engine, progress, task)
+    try:
+        yield wrapped
+    finally:
+        if wrapped.started:
+            progress.stop()
