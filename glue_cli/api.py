@@ -50,6 +50,7 @@ from glue_cli.events import (
     StepEnded,
 )
 from glue_cli.hookspecs import hookimpl
+from glue_cli.installation import pip_install_extra
 from glue_cli.optimization import OptimizerSettings, decays
 from glue_cli.plugins import get_backends, get_plugins, get_tasks
 from glue_cli.tasks import GlueLayout, Task
@@ -109,6 +110,8 @@ __all__ = [
     # What people read (stderr) and the results table.
     "console",
     "metrics_table",
+    # How to install an extra of glue-cli here (from a clone: the README's constraints form).
+    "pip_install_extra",
     # For a plugin's tests: what glue loaded, and a task's files as glue reads them.
     "get_plugins",
     "get_tasks",

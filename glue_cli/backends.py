@@ -14,6 +14,7 @@ import numpy as np
 
 from glue_cli.batching import Batch
 from glue_cli.errors import BackendUnavailableError, ConfigError
+from glue_cli.installation import pip_install_extra
 from glue_cli.optimization import OptimizerSettings
 from glue_cli.registry import Registry
 
@@ -175,7 +176,7 @@ def install_hint(backend: Backend) -> str:
     """A backend may say how to install its framework; else it names glue-cli's extra of that framework."""
     # getattr: a backend written against the protocol alone (no BackendBase) may leave it out.
     custom = getattr(backend, "install_hint", None)
-    return custom or f'Install it with: pip install "glue-cli[{backend.framework}]"'
+    return custom or f"Install it with: {pip_install_extra(backend.framework)}"
 
 
 def require_available(backend: Backend) -> None:

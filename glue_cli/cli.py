@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.core
+from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from glue_cli import __version__
-from glue_cli.backends import install_hint
 from glue_cli.bench import DEFAULT_MODES as DEFAULT_BENCH_MODES
 from glue_cli.config import default_of, resolve, setting
-from glue_cli.display import console, error_line, metrics_table
+from glue_cli.display import console, error_line, listing_table, metrics_table, print_listing
 from glue_cli.errors import ConfigError, GlueError
 from glue_cli.plugins import blame, get_backends, get_plugins, get_tasks, register_commands
 
@@ -30,7 +30,6 @@ app = typer.Typer(
     name="glue",
     help="Fine-tune Transformer encoders on GLUE with PyTorch, TensorFlow or JAX/Flax.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_show_locals=False,
 )
 
@@ -89,17 +88,32 @@ def d(name: str) -> str:
     return f"\\[default: {default_of(name)}]"
 
 
+def complete_tasks(incomplete: str) -> list[str]:
+    """Shell completion of a task name (glue train mr<TAB>)."""
+    from glue_cli import listing
+
+    return listing.complete(listing.task_names(), incomplete)
+
+
+def complete_backends(incomplete: str) -> list[str]:
+    from glue_cli import listing
+
+    return listing.complete(listing.backend_names(), incomplete)
+
+
 TaskArg = Annotated[
     str | None,
     typer.Argument(
         help="Task: mrpc, sst2, cola, ... (see glue tasks); with --train-file etc. a name for your own task "
         "\\[default: custom].",
         show_default=False,
+        autocompletion=complete_tasks,
     ),
 ]
 SavedTaskArg = Annotated[
     str | None,
-    typer.Argument(help="Task name \\[default: the task the model was trained on].", show_default=False),
+    typer.Argument(help="Task name \\[default: the task the model was trained on].", show_default=False,
+                   autocompletion=complete_tasks),
 ]
 TrainFile = Annotated[Path | None, typer.Option(help="Your own training data: .csv, .tsv, .json or .jsonl.")]
 ValidationFile = Annotated[Path | None, typer.Option(help="Your own dev data (same formats).")]
@@ -108,7 +122,35 @@ TextFields = Annotated[
     str | None, typer.Option(help="Column(s) holding the text, comma-separated: one or two, e.g. question,answer.")
 ]
 LabelField = Annotated[str | None, typer.Option(help="Column holding the label. \\[default: label]")]
-Backend = Annotated[str | None, typer.Option("--backend", "-b", help=f"torch, tf or flax. {d('backend')}")]
+# Its help names the installed backends, filled in when a command's help is shown (WithBackends).
+BACKEND_OPTION = typer.Option(
+    "--backend", "-b", help=f"torch, tf or flax. {d('backend')}", autocompletion=complete_backends
+)
+Backend = Annotated[str | None, BACKEND_OPTION]
+
+
+class WithBackends(typer.core.TyperCommand):
+    """A command whose --backend help names the backends registered here, looked up only when the help
+    is shown: registering backends at start-up would cost every command, and move their warnings."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.params:
+            if param.name == "backend":
+                param.help = backend_help()  # type: ignore[attr-defined]  # an Option's; Arguments have none
+        super().format_help(ctx, formatter)
+
+
+def backend_help() -> str:
+    """``--backend``'s help: the backends installed here, whichever plugins brought them."""
+    from glue_cli import listing
+
+    try:
+        names = listing.backend_names()
+    except GlueError:  # two plugins claim one name: the command run will say so in one line
+        return str(BACKEND_OPTION.help)
+    return f"One of: {', '.join(names)} (glue backends). {d('backend')}"
+
+
 Model = Annotated[
     str | None,
     typer.Option(help="Model folder, run directory or hub id. \\[default: bundled all-MiniLM-L6-v2]"),
@@ -126,7 +168,7 @@ Devices = Annotated[
 ]
 
 
-@app.command()
+@app.command(cls=WithBackends)
 @user_errors
 def train(
     task: TaskArg = None,
@@ -219,6 +261,8 @@ def train(
     run_config = resolve(flags, config)
     warn_broken_plugins()
     summary = trainer.train(run_config, verbose=verbose, quiet=quiet)
+    if not quiet:
+        show_written(summary.get("predictions", {}), "Test predictions")
     if json_out:
         emit_json(summary)
 
@@ -236,7 +280,7 @@ def files_given(
     )
 
 
-@app.command("eval")
+@app.command("eval", cls=WithBackends)
 @user_errors
 def evaluate(
     task: SavedTaskArg = None,
@@ -267,14 +311,15 @@ def evaluate(
         max_length=max_seq_length or setting("max_seq_length"), batch_size=batch_size,
         max_samples=max_eval_samples, amp=amp, precision=precision, verbose=verbose, devices=devices,
     )
-    results = inference.evaluate(request)
+    task_name, results = inference.evaluate_named(request, progress=not quiet)
     if not quiet:
-        console().print(metrics_table(results, title=f"{task or model} on {request.backend}"))
+        console().print(f"Evaluated {escape(model)}", soft_wrap=True, highlight=False)
+        console().print(metrics_table(results, title=f"{task_name} on {request.backend}"))
     if json_out:
         emit_json(results)
 
 
-@app.command("predict")
+@app.command("predict", cls=WithBackends)
 @user_errors
 def predict(
     task: SavedTaskArg = None,
@@ -309,12 +354,19 @@ def predict(
         max_length=max_seq_length or setting("max_seq_length"), batch_size=batch_size, amp=amp,
         precision=precision, verbose=verbose, devices=devices,
     )
-    written = inference.predict(request, output_dir, overwrite, make_zip)
+    written = inference.predict(request, output_dir, overwrite, make_zip, progress=not quiet)
     if not quiet:
-        for split, path in written.items():
-            console().print(f"{split}: {path}", soft_wrap=True, highlight=False)
+        show_written(written)
     if json_out:
         emit_json(written)
+
+
+def show_written(written: dict[str, str], title: str = "Wrote") -> None:
+    """Where prediction files went, one path a line (whole, for copying)."""
+    if written:
+        console().print(f"{title}:", highlight=False)
+    for split, path in written.items():
+        console().print(f"  {split}: {escape(path)}", soft_wrap=True, highlight=False)
 
 
 def require_model(model: str) -> str:
@@ -401,15 +453,16 @@ def show_plugins(json_out: bool) -> None:
     if json_out:
         emit_json(rows)
         return
-    table = Table("plugin", "version", "origin", "hooks", "status")
+    table = listing_table("plugin", "version", "origin", "hooks", "status", whole=("version", "origin", "status"))
     for r in rows:
         status = "[red]error[/] (below)" if r["error"] else "[green]ok[/]"
-        table.add_row(r["name"], r["version"] or "-", r["origin"], ", ".join(r["hooks"]), status)
-    console().print(table)
+        table.add_row(escape(r["name"]), escape(r["version"] or "-"), escape(r["origin"]),
+                      ", ".join(r["hooks"]), status)
+    print_listing(table)
     # Errors in full, one line each: a table cell would cut them to the terminal's width.
     for r in rows:
         if r["error"]:
-            console().print(f"[red]{escape(r['name'])}:[/] {escape(r['error'])}", soft_wrap=True, highlight=False)
+            Console(highlight=False).print(f"[red]{escape(r['name'])}:[/] {escape(r['error'])}", soft_wrap=True)
 
 
 @plugins_app.callback(invoke_without_command=True)
@@ -471,63 +524,99 @@ def install_plugins(
 @plugins_app.command("uninstall")
 @user_errors
 def uninstall_plugins(
-    names: Annotated[list[str], typer.Argument(help="The plugins' package names.", show_default=False)],
+    names: Annotated[
+        list[str],
+        typer.Argument(help="Plugins: their package names, or the names glue plugins lists.", show_default=False),
+    ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Uninstall plugin packages with pip, from the environment glue runs in."""
     from glue_cli import installer
 
-    installer.run_pip("uninstall", installer.uninstall_args(names, yes))
+    packages = installer.distributions_to_uninstall(names, installer.plugin_distributions())
+    installer.run_pip("uninstall", installer.uninstall_args(packages, yes))
 
 
 @app.command("backends")
 @user_errors
 def list_backends(json_out: Json = False) -> None:
     """Backends, whether they run here (and how to install them), their devices and precisions."""
-    registry = get_backends()
-    rows = []
-    for b in registry:
-        reason = b.unavailable_reason()
-        row: dict[str, Any] = {
-            "name": b.name, "available": reason is None, "reason": reason,
-            "install": install_hint(b), "plugin": registry.owner(b.name),
-            "devices": [], "precisions": [], "amp": None,
-        }
-        if reason is None:
-            row.update(devices=b.devices(), precisions=b.precisions(), amp=b.amp_precision())
-        rows.append(row)
+    from glue_cli import listing
+
+    rows = listing.backend_rows()
+    warn_broken_plugins()
     if json_out:
         emit_json(rows)
         return
-    table = Table("backend", "available", "devices", "precisions", "--amp", "plugin")
-    for r in rows:
-        ok = "[green]yes[/]" if r["available"] else f"[red]no[/] ({r['reason']}; {r['install']})"
-        table.add_row(r["name"], ok, ", ".join(r["devices"]), ", ".join(r["precisions"]),
-                      r["amp"] or "-", r["plugin"])
-    console().print(table)
+    print_listing(listing.backend_table(rows))
 
 
 @app.command("tasks")
 @user_errors
 def list_tasks(json_out: Json = False) -> None:
     """Tasks: labels, metrics, evaluation splits, and which plugin provides each."""
-    registry = get_tasks()
-    rows = [
-        {"name": t.name, "kind": "regression" if t.is_regression else "classification",
-         "text_fields": list(t.text_fields), "labels": list(t.labels) if t.labels else None,
-         "metrics": list(t.metrics), "eval_splits": list(t.eval_splits),
-         "glue_folder": t.glue.folder if t.glue else None, "hub": t.hub_id,
-         "aliases": list(t.aliases), "plugin": registry.owner(t.name), "description": t.description}
-        for t in registry
-    ]
+    from glue_cli import listing
+
+    rows = listing.task_rows()
+    warn_broken_plugins()
     if json_out:
         emit_json(rows)
         return
-    table = Table("task", "kind", "labels", "metrics", "eval splits", "plugin")
-    for r in rows:
-        table.add_row(r["name"], r["kind"], ", ".join(r["labels"] or ["-"]),
-                      ", ".join(r["metrics"]), ", ".join(r["eval_splits"]), r["plugin"])
-    console().print(table)
+    print_listing(listing.task_table(rows))
+
+
+@app.command("runs")
+@user_errors
+def list_runs(
+    directory: Annotated[
+        Path,
+        typer.Argument(help="Folder of run directories (or one run). \\[default: runs]", show_default=False,
+                       metavar="DIR"),
+    ] = Path("runs"),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the runs as JSON on stdout.")] = False,
+) -> None:
+    """Runs under DIR: task, backend, precision, lr, epochs, best dev metric, time, speed, status."""
+    from glue_cli import runlist
+
+    runs = runlist.find_runs(directory)
+    if json_out:
+        emit_json([r.to_dict() for r in runs])
+        return
+    if not runs:
+        console().print(f"No runs in {escape(str(directory))}.", highlight=False)
+        return
+    print_listing(runlist.runs_table(runs, directory))
+
+
+@app.command("report")
+@user_errors
+def report(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run directories, or folders of them.", show_default=False, metavar="RUN")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="report.html (picture, runs, settings that differ) or a .png.")
+    ] = Path("report.html"),
+) -> None:
+    """Draw loss, learning rate and dev metrics of one or more runs on shared axes (needs the report extra)."""
+    from glue_cli.report import write_report
+
+    written = write_report(list(runs), output)
+    console().print(f"Wrote {escape(str(written))}", soft_wrap=True, highlight=False)
+
+
+@app.command("env")
+@user_errors
+def env(json_out: Annotated[bool, typer.Option("--json", help="Print it as JSON on stdout.")] = False) -> None:
+    """What to paste into a bug report: versions, Python, OS, CPU, each backend's devices, plugins."""
+    from glue_cli import envinfo
+
+    info = envinfo.collect()
+    if json_out:
+        emit_json(info)
+        return
+    print("Copy and paste this into your bug report:\n")
+    print(envinfo.render(info))
 
 
 data_app = typer.Typer(
@@ -579,13 +668,12 @@ def data_list(json_out: DataJson = False) -> None:
     if not found:
         console().print("No GLUE data here yet: glue train TASK or glue data fetch TASK reads it from the hub.")
         return
-    table = Table("task")
-    for column in ("source", "splits", "size", "where"):
-        table.add_column(column, overflow="fold")  # paths are what the user copies: never cut them
+    # A listing, like glue tasks: on stdout, paths (what the user copies) never cut.
+    table = listing_table("task", "source", "splits", "size", "where", whole=("where",))
     for a in found:
         splits = ", ".join(s if n is None else f"{s} {n}" for s, n in a.splits.items())
         table.add_row(a.task, escape(a.source), splits, f"{a.size_bytes / 1e6:.1f} MB", escape(str(a.path)))
-    console().print(table)
+    print_listing(table)
 
 
 def version_callback(value: bool) -> None:

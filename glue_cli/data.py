@@ -19,6 +19,10 @@ GET_GLUE_HINT = (
 )
 
 
+# Layout files read as JSON records (a list of objects, or one object per line), as --train-file reads them.
+RECORD_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
 @dataclass
 class Split:
     """One split of a task: texts per example, label ids (or floats), and example ids."""
@@ -137,6 +141,8 @@ def read_glue_split(task: Task, folder: Path, split: str) -> Split:
     path = Path(os.path.normpath(folder / layout.files[split]))
     if not path.is_file():
         raise DataError(f"Missing data file {path}.", GET_GLUE_HINT)
+    if path.suffix.lower() in RECORD_SUFFIXES:
+        return read_record_split(task, layout, path, split)
     numbered = numbered_rows(path)
     rows = [row for _, row in numbered]
     labelled = split not in task.unlabelled_splits
@@ -167,6 +173,32 @@ def read_glue_split(task: Task, folder: Path, split: str) -> Split:
         ids.append(row[index_idx] if index_idx is not None else str(len(ids)))
     if not texts:
         raise DataError(f"{path}: the {split} split is empty.", GET_GLUE_HINT)
+    label_array = None
+    if labelled:
+        label_array = np.asarray(labels, dtype=np.float32 if task.is_regression else np.int64)
+    return Split(split, texts, label_array, ids, path)
+
+
+def read_record_split(task: Task, layout: GlueLayout, path: Path, split: str) -> Split:
+    """A layout file of JSON objects (``.jsonl``/``.json``): fields named by the layout's columns.
+
+    Labels may be JSON numbers (``1`` is the class ``"1"``); a test file without the index field
+    is numbered by position.
+    """
+    from glue_cli.custom import _label_name, _label_value, _text, read_rows
+
+    rows = read_rows(path)
+    labelled = split not in task.unlabelled_splits
+    texts: list[tuple[str, ...]] = []
+    labels: list[float | int] = []
+    ids: list[str] = []
+    for position, row in enumerate(rows):
+        texts.append(tuple(_text(path, row, column) for column in layout.text_columns))
+        ids.append(str(row.values.get(layout.index_column, position)))
+        if labelled:
+            value = _label_value(path, row, layout.label_column)
+            name = str(value) if task.is_regression else _label_name(value)
+            labels.append(_parse_label(task, name, f"{path}:{row.line}"))
     label_array = None
     if labelled:
         label_array = np.asarray(labels, dtype=np.float32 if task.is_regression else np.int64)

@@ -12,6 +12,7 @@ from glue_cli.errors import RunDirError
 from glue_cli.evaluation import evaluate_all, predict_test
 from glue_cli.models import label_permutation, read_label2id, resolve_model
 from glue_cli.pipeline import Prepared, limit, model_spec, open_backend, tokenize
+from glue_cli.progress import counting
 from glue_cli.runs import RunDir
 from glue_cli.submission import zip_folder
 
@@ -59,11 +60,18 @@ def load(request: Request, role: str) -> Loaded:
     return Loaded(p, engine, permutation)
 
 
-def evaluate(request: Request) -> dict[str, dict[str, float]]:
+def evaluate(request: Request, progress: bool = False) -> dict[str, dict[str, float]]:
+    return evaluate_named(request, progress)[1]
+
+
+def evaluate_named(request: Request, progress: bool = False) -> tuple[str, dict[str, dict[str, float]]]:
+    """The task's name and its dev-set metrics; ``progress`` shows a bar over the examples on stderr."""
     loaded = load(request, "eval")
-    return evaluate_all(
-        loaded.engine, loaded.p, request.batch_size, request.max_length, None, 0, loaded.permutation
-    )
+    p = loaded.p
+    total = sum(len(p.encoded[s]) for s in p.task.eval_splits)
+    with counting(loaded.engine, f"evaluating {p.task.name}", total, progress) as engine:
+        results = evaluate_all(engine, p, request.batch_size, request.max_length, None, 0, loaded.permutation)
+    return p.task.name, results
 
 
 def default_predictions_dir(model: str) -> Path:
@@ -79,15 +87,20 @@ def default_predictions_dir(model: str) -> Path:
 
 
 def predict(
-    request: Request, output_dir: Path | None, overwrite: bool, make_zip: bool
+    request: Request, output_dir: Path | None, overwrite: bool, make_zip: bool, progress: bool = False
 ) -> dict[str, str]:
-    """Write the leaderboard files; returns {split: path} (plus ``zip`` when bundled)."""
+    """Write the leaderboard files; returns {split: path} (plus ``zip`` when bundled).
+
+    ``progress`` shows a bar over the test examples on stderr.
+    """
     out = output_dir or default_predictions_dir(request.model)
     loaded = load(request, "test")
-    written = predict_test(
-        loaded.engine, loaded.p, request.batch_size, request.max_length, out, overwrite,
-        loaded.permutation,
-    )
+    p = loaded.p
+    total = sum(len(p.encoded[s]) for s in p.task.unlabelled_splits if s in p.encoded)
+    with counting(loaded.engine, f"predicting {p.task.name}", total, progress) as engine:
+        written = predict_test(
+            engine, p, request.batch_size, request.max_length, out, overwrite, loaded.permutation,
+        )
     if make_zip:
         written["zip"] = str(zip_folder(out))
     return written

@@ -6,9 +6,11 @@ pipx, conda) glue lives in; a bare ``pip`` on PATH may belong to another one.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from glue_cli.errors import GlueError
 
@@ -39,6 +41,48 @@ def uninstall_args(names: Sequence[str], yes: bool) -> list[str]:
     if not names:
         raise GlueError("Nothing to uninstall.", "Name the plugin's package, as glue plugins lists it.")
     return [*(["--yes"] if yes else []), *names]
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def plugin_distributions() -> dict[str, str]:
+    """Plugin name -> the distribution that provides it, for every installed ``glue_cli`` entry point."""
+    found: dict[str, str] = {}
+    for ep in metadata.entry_points(group="glue_cli"):
+        if ep.dist is not None:
+            found.setdefault(ep.name, ep.dist.metadata["Name"])
+    return found
+
+
+def distributions_to_uninstall(names: Sequence[str], provided: dict[str, str]) -> list[str]:
+    """The distributions behind ``names``: a package name as is, a plugin name (as glue plugins lists it)
+    mapped to its package. pip alone would skip a plugin name as "not installed" and exit 0."""
+    packages = {_normal(dist): dist for dist in provided.values()}
+    out: list[str] = []
+    for name in names:
+        if _normal(name) == "glue-cli":
+            raise GlueError("glue plugins uninstall removes plugins, not glue-cli.", "Use pip uninstall glue-cli.")
+        if _normal(name) in packages:
+            out.append(packages[_normal(name)])
+            continue
+        dist = provided.get(name) or next((d for p, d in provided.items() if _normal(p) == _normal(name)), None)
+        if dist is None:
+            listed = ", ".join(f"{p} ({d})" for p, d in sorted(provided.items()) if _normal(d) != "glue-cli")
+            raise GlueError(
+                f"No installed plugin or plugin package is named {name!r}.",
+                f"Installed plugins (package): {listed}." if listed else "No third-party plugin is installed.",
+            )
+        if _normal(dist) == "glue-cli":
+            raise GlueError(
+                f"The plugin {name!r} is built into glue-cli; it cannot be uninstalled on its own.",
+                f"Turn it off with GLUE_DISABLE_PLUGINS={name}.",
+            )
+        if dist != name:
+            print(f"The plugin {name!r} comes from the package {dist}: uninstalling {dist}.", file=sys.stderr)
+        out.append(dist)
+    return list(dict.fromkeys(out))
 
 
 def run_pip(action: str, args: Sequence[str]) -> None:

@@ -226,7 +226,7 @@ def test_data_list_shows_the_cached_configs_and_glue_dir(hub, fresh_cache, real_
     mrpc = [r for r in rows if r["task"] == "mrpc" and r["source"] == "GLUE_DIR"]
     assert mrpc and mrpc[0]["path"] == str(real_glue / "MRPC")
     assert mrpc[0]["splits"] == {"train": None, "validation": None, "test": None}
-    table = ok("data", "list").stderr
+    table = ok("data", "list").stdout  # a listing: on stdout, like glue tasks
     assert "datasets cache" in table and "GLUE_DIR" in table
 
 

@@ -110,4 +110,6 @@ def test_uninstall_removes_it(venv, acme, tmp_path):
     assert "acme-sentiment" not in {r["name"] for r in rows}
     failed = run(venv, "-m", "glue_cli", "plugins", "uninstall", "--yes", "acme-sentiment", cwd=tmp_path,
                  check=False)
-    assert failed.returncode == 0  # pip only warns about a package that is not installed
+    # pip alone would only warn and exit 0; glue says the name matches nothing installed.
+    assert failed.returncode == 2
+    assert "No installed plugin or plugin package is named 'acme-sentiment'" in failed.stderr

@@ -105,7 +105,7 @@ def test_glue_plugins_lists_every_misfit_with_its_error(with_misfits):
 
 def test_the_explicit_list_command_says_the_same(with_misfits):
     assert ok("plugins", "list", "--json").json() == ok("plugins", "--json").json()
-    table = ok("plugins", "list").stderr
+    table = ok("plugins", "list").stdout
     assert "glue_no_such_dependency" in table and "future" in table
 
 

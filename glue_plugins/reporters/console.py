@@ -9,6 +9,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
@@ -16,6 +17,7 @@ from rich.progress import (
 )
 
 from glue_cli.api import (
+    CheckpointSaved,
     EpochEnded,
     EpochStarted,
     EvalEnded,
@@ -37,15 +39,26 @@ class ConsoleReporter:
         self.epochs = 0
         self.epoch_start = 0.0
         self.epoch_examples = 0
+        # Evaluation sends no event per batch: a spinner with the time spent says it is under way.
+        self.eval_sizes: dict[str, int] = {}
+        self.pending: list[str] = []
+        self.spinner: Progress | None = None
 
     def _start(self, e: RunStarted) -> None:
         self.active, self.epochs = not e.quiet, e.epochs
+        self.eval_sizes = dict(e.eval_examples)
         if self.active:
             console().print(
                 f"Fine-tuning [bold]{e.task}[/] on [bold]{e.backend}[/] ({e.device}, {e.precision}): "
                 f"{e.train_examples} training examples, {e.epochs} epoch(s) of {e.steps_per_epoch} "
                 f"steps -> {escape(e.run_dir)}"
             )
+            if e.start_step:
+                epoch = e.start_step // max(1, e.steps_per_epoch)
+                console().print(
+                    f"Resuming from the checkpoint at step {e.start_step} of {e.total_steps} "
+                    f"(after epoch {epoch})."
+                )
 
     def _epoch(self, e: EpochStarted) -> None:
         self.progress = Progress(
@@ -82,6 +95,26 @@ class ConsoleReporter:
             self.progress.stop()
             self.progress = None
 
+    def _evaluating(self) -> None:
+        """Show that the next pending split is being evaluated (until its EvalEnded)."""
+        self._stop_spinner()
+        if not self.pending:
+            return
+        split = self.pending.pop(0)
+        if not console().is_terminal:  # a log file gets the result line, not a spinner's last frame
+            return
+        self.spinner = Progress(
+            SpinnerColumn(), TextColumn(f"evaluating on {split} ({self.eval_sizes.get(split, '?')} examples)"),
+            TimeElapsedColumn(), console=console(), transient=True,
+        )
+        self.spinner.add_task("eval", total=None)
+        self.spinner.start()
+
+    def _stop_spinner(self) -> None:
+        if self.spinner is not None:
+            self.spinner.stop()
+            self.spinner = None
+
     @hookimpl
     def glue_on_event(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -100,10 +133,18 @@ class ConsoleReporter:
                     f"epoch {event.epoch}: mean loss {event.train_loss:.4f}, "
                     f"{event.seconds:.1f} s, {event.examples_per_second:.1f} examples/s"
                 )
+                self.pending = list(self.eval_sizes)
+                self._evaluating()
             case EvalEnded():
+                self._stop_spinner()
                 values = "  ".join(f"{k} {v:.4f}" for k, v in event.metrics.items())
                 out.print(f"  {event.split}: {values}")
+                self._evaluating()
+            case CheckpointSaved():
+                self.pending = []
+                self._stop_spinner()
             case RunEnded():
+                self._stop_spinner()
                 self._stop_bar()
                 out.print(metrics_table(event.metrics))
                 out.print(f"Trained in {event.train_seconds:.1f} s ({event.seconds:.1f} s in all).")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from glue_cli.api import EpochEnded, EvalEnded, Event, RunEnded, RunStarted, StepEnded, hookimpl
+from glue_cli.api import EpochEnded, EvalEnded, Event, RunEnded, RunStarted, StepEnded, hookimpl, pip_install_extra
 
 FOLDER = "tensorboard"
 
@@ -26,7 +26,10 @@ FOLDER = "tensorboard"
 class TensorBoardReporter:
     # Events only in runs whose --report-to names this plugin (glue_cli.reporting).
     opt_in = True
-    install_hint = "Install it with: pip install 'glue-cli[tensorboard]'"
+
+    @property
+    def install_hint(self) -> str:
+        return f"Install it with: {pip_install_extra('tensorboard')}"
 
     def __init__(self) -> None:
         self.file: IO[bytes] | None = None
