@@ -35,7 +35,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy on the framework-free core (settings in pyproject.toml)."""
+    """mypy on the core and the first-party plugins, with no framework installed (settings in pyproject.toml)."""
     session.install(*CONSTRAINTS, "-e", ".", "mypy")
     session.run("mypy")
 
