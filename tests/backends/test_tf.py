@@ -39,8 +39,11 @@ def history(run):
 
 
 def glue_subprocess(*args, check=True):
-    """The real ``glue`` command in a fresh process, which picks its own framework."""
-    env = {k: v for k, v in os.environ.items() if k not in SWITCHES}
+    """The real ``glue`` command in a fresh process, which picks its own framework.
+
+    Nor does it inherit TF_CPP_MIN_LOG_LEVEL: JAX sets it when imported (by the flax tests, in a
+    venv holding both), and the tf backend would take it for the user asking for TF's logs."""
+    env = {k: v for k, v in os.environ.items() if k not in {*SWITCHES, "TF_CPP_MIN_LOG_LEVEL"}}
     result = subprocess.run([sys.executable, "-m", "glue_cli", *map(str, args)], env=env,
                             capture_output=True, text=True, timeout=600)
     if check:
