@@ -1,7 +1,14 @@
+"""Fixtures for every test folder (core/, backends/, plugins/), and which tests a nox session runs.
+
+Helpers live in helper modules beside this file (helpers, leaderboard, glue_fixtures, tinymodel);
+test files import those, never each other.
+"""
+
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,22 +20,47 @@ for _switch in ("USE_TORCH", "USE_TF", "USE_FLAX"):
     os.environ.setdefault(_switch, "AUTO")
 
 from glue_cli.tinymodel import make_tiny_bert  # noqa: E402
-from helpers import FRAMEWORK_MODULES, framework_installed  # noqa: E402
+from helpers import FAST, FRAMEWORK_MODULES, Result, framework_installed, glue_dir, isolated, ok  # noqa: E402
 
 # Tests that name no backend run on the default (torch) or, where torch is absent (the tf and
 # flax nox sessions), on the backend that is installed: looked up once per test session.
 INSTALLED_BACKENDS = [backend for backend in FRAMEWORK_MODULES if framework_installed(backend)]
+DEFAULT_BACKEND = None if not INSTALLED_BACKENDS or "torch" in INSTALLED_BACKENDS else INSTALLED_BACKENDS[0]
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED_GLUE = REPO.parent / "shared" / "glue"
+# Set by noxfile.py's tests(backend=...) sessions; not GLUE_-prefixed, since tests clear those.
+NOX_BACKEND = os.environ.get("NOX_BACKEND")
 
 
-def glue_dir() -> Path | None:
-    """$GLUE_DIR, else ../shared/glue beside the checkout, else None."""
-    env = os.environ.get("GLUE_DIR")
-    if env and Path(env).is_dir():
-        return Path(env)
-    return SHARED_GLUE if SHARED_GLUE.is_dir() else None
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with the backend it exercises, and keep a nox session's tests to its share.
+
+    A test exercises a backend when its file is marked so (``pytestmark = pytest.mark.tf`` in
+    tests/backends/test_tf.py) or when it is parametrized over ``backend``. Under ``NOX_BACKEND``:
+    the tf and flax sessions run their backend's tests; the torch session runs its own and every
+    test that names no backend (the core, plugins and reporters, which train on the default
+    backend, torch), so those run once, not three times; tests marked ``every_session`` (what each
+    backend must hold without the other frameworks) run in all three.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        if backend in FRAMEWORK_MODULES:
+            item.add_marker(backend)
+    if not NOX_BACKEND:
+        return
+    keep, drop = [], []
+    for item in items:
+        marked = {name for name in FRAMEWORK_MODULES if item.get_closest_marker(name)}
+        if item.get_closest_marker("every_session"):
+            runs_here = True
+        elif NOX_BACKEND == "torch":
+            runs_here = marked <= {"torch"}
+        else:
+            runs_here = NOX_BACKEND in marked
+        (keep if runs_here else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -45,17 +77,28 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_env(tmp_path: Path) -> Iterator[None]:
     """Each test gets its own cache and working folder; no hub access, ever."""
-    monkeypatch.setenv("GLUE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
-    for name in list(os.environ):
-        if name.startswith("GLUE_") and name not in {"GLUE_CACHE_DIR", "GLUE_DIR"}:
-            monkeypatch.delenv(name)
-    path = glue_dir()
-    if path is not None:
-        monkeypatch.setenv("GLUE_DIR", str(path))
-    if INSTALLED_BACKENDS and "torch" not in INSTALLED_BACKENDS:
-        monkeypatch.setenv("GLUE_BACKEND", INSTALLED_BACKENDS[0])
-    monkeypatch.chdir(tmp_path)
+    with isolated(tmp_path, DEFAULT_BACKEND):
+        yield
+
+
+@pytest.fixture(scope="session")
+def fast_run(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, real_glue: Path
+) -> Callable[[str, int], tuple[Result, Path]]:
+    """``fast_run(backend, epochs)``: one ``glue train mrpc --json`` on the FAST settings and the tiny
+    model, trained once per test session and shared by the tests that only read it (its result and
+    run directory): a test that changes the run trains its own."""
+    runs: dict[tuple[str, int], tuple[Result, Path]] = {}
+
+    def run(backend: str, epochs: int) -> tuple[Result, Path]:
+        if (backend, epochs) not in runs:
+            work = tmp_path_factory.mktemp(f"{backend}-{epochs}-epochs")
+            with isolated(work, DEFAULT_BACKEND):
+                result = ok("train", "mrpc", "--backend", backend, "--model", str(tiny_model), "--output-dir",
+                            str(work / "run"), *FAST, "--epochs", str(epochs), "--json")
+            runs[backend, epochs] = result, work / "run"
+        return runs[backend, epochs]
+
+    return run

@@ -1,13 +1,18 @@
-"""Running the CLI in-process, the way a user would from a shell."""
+"""What tests of every folder share: running the CLI in-process the way a user would from a shell,
+the one-line error check, the isolated environment each test (or shared run) gets, and plugin packaging."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from glue_cli import events, plugins
@@ -42,6 +47,64 @@ def ok(*args: str) -> Result:
     result = glue(*args)
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     return result
+
+
+def one_line_error(result: Result, *needles: str) -> str:
+    """A user's mistake: exit code 2 and one line on stderr, holding every needle, no traceback."""
+    assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in result.stderr + result.stdout
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+# A few real MRPC rows on a tiny model: what the backends' and reporters' training tests run.
+FAST = ("--max-train-samples", "48", "--max-eval-samples", "40", "--batch-size", "16",
+        "--learning-rate", "1e-3")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_GLUE = REPO.parent / "shared" / "glue"
+# transformers' framework switches, which a backend sets in os.environ for the rest of the process.
+SWITCHES = ("USE_TF", "USE_TORCH", "USE_FLAX")
+
+
+def glue_dir() -> Path | None:
+    """$GLUE_DIR, else ../shared/glue beside the checkout, else None."""
+    env = os.environ.get("GLUE_DIR")
+    if env and Path(env).is_dir():
+        return Path(env)
+    return SHARED_GLUE if SHARED_GLUE.is_dir() else None
+
+
+@contextlib.contextmanager
+def isolated(work: Path, backend: str | None = None) -> Iterator[None]:
+    """Run inside ``work`` with its own cache, no GLUE_ settings of the caller's, no hub access ever,
+    and ``backend`` as the default one; framework switches a backend set are put back after."""
+    switches = {name: os.environ.get(name) for name in SWITCHES}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GLUE_CACHE_DIR", str(work / "cache"))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("TOKENIZERS_PARALLELISM", "false")
+        for name in list(os.environ):
+            if name.startswith("GLUE_") and name not in {"GLUE_CACHE_DIR", "GLUE_DIR"}:
+                mp.delenv(name)
+        path = glue_dir()
+        if path is not None:
+            mp.setenv("GLUE_DIR", str(path))
+        if backend is not None:
+            mp.setenv("GLUE_BACKEND", backend)
+        mp.chdir(work)
+        try:
+            yield
+        finally:
+            for name, value in switches.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 class InterruptAfterFirstEpoch:

@@ -8,8 +8,7 @@ import tomllib
 
 import pytest
 
-from helpers import glue, ok, pip_install_target
-from test_errors import one_line_error
+from helpers import glue, ok, one_line_error, pip_install_target
 
 
 @pytest.mark.parametrize(

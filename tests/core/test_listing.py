@@ -3,6 +3,7 @@ import pytest
 from helpers import glue, ok
 
 
+@pytest.mark.every_session  # every first-party plugin loads without the other backends' frameworks
 def test_plugins_json_lists_first_party_plugins_with_their_hooks():
     rows = ok("plugins", "--json").json()
     by_name = {r["name"]: r for r in rows}

@@ -5,7 +5,6 @@ import csv
 import dataclasses
 import inspect
 import re
-from pathlib import Path
 
 import pytest
 
@@ -14,9 +13,9 @@ from glue_cli.backends import Backend, Engine, ModelSpec
 from glue_cli.batching import Batch
 from glue_cli.tasks import GlueLayout, Task
 from glue_cli.testing import CHECKS
-from helpers import ok, pip_install_target, reset_plugins, write_files
+from helpers import REPO, ok, pip_install_target, reset_plugins, write_files
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
+DOC = REPO / "docs" / "plugins.md"
 TEXT = DOC.read_text(encoding="utf-8")
 
 

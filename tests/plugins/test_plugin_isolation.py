@@ -5,8 +5,7 @@ import pytest
 from glue_cli import PLUGIN_API_VERSION
 from glue_cli.plugins import api_mismatch
 from glue_cli.tasks import Task
-from helpers import glue, ok, pip_install_target, setuptools_project, write_files
-from test_errors import one_line_error
+from helpers import glue, ok, one_line_error, pip_install_target, setuptools_project, write_files
 
 TASK_MODULE = '''
 from glue_cli.hookspecs import hookimpl

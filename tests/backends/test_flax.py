@@ -1,4 +1,6 @@
-"""The flax backend: jit compiles, bf16, data parallel, and runs that torch loads, on a tiny BERT."""
+"""The flax backend: jit compiles, data parallel, and runs that torch loads, on a tiny BERT.
+
+Resume and forced bf16, alike on every backend, are in test_every_backend.py."""
 
 import json
 import math
@@ -12,13 +14,11 @@ import pytest
 
 from glue_cli.backends import ModelSpec
 from glue_cli.batching import Batch
-from helpers import glue, glue_interrupted, ok
+from helpers import FAST, glue, ok
 
+pytestmark = pytest.mark.flax
 pytest.importorskip("flax")
 pytest.importorskip("optax")
-
-FAST = ("--max-train-samples", "48", "--max-eval-samples", "40", "--batch-size", "16",
-        "--learning-rate", "1e-3")
 
 
 def train(tmp_path, model, *extra):
@@ -48,11 +48,9 @@ def tiny_batch(rows: int = 2, length: int = 16) -> Batch:
 
 
 @pytest.mark.cross
-def test_train_writes_the_run_and_torch_evaluates_the_saved_model_alike(tmp_path, tiny_model,
-                                                                       real_glue):
-    result = train(tmp_path, tiny_model, "--epochs", "2", "--json")
+def test_train_writes_the_run_and_torch_evaluates_the_saved_model_alike(fast_run):
+    result, run = fast_run("flax", 2)
     summary = result.json()
-    run = tmp_path / "run"
     assert summary["backend"] == "flax" and summary["train"]["steps"] == 6
     assert json.loads((run / "metrics.json").read_text()) == summary
     for name in ("config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt"):
@@ -181,27 +179,6 @@ def test_steps_compile_at_most_once_per_length_bucket(tmp_path, tiny_model, real
     assert compiles and all(h["shape"][1] % 16 == 0 and h["shape"][0] == 16 for h in compiles)
 
 
-def test_bf16_really_computes_in_bf16(tiny_model):
-    import jax
-    import jax.numpy as jnp
-
-    engine = engine_for(tiny_model, precision="bf16")
-    batch = tiny_batch()
-    ids, mask, types = (jnp.asarray(a) for a in (batch.input_ids, batch.attention_mask,
-                                                 batch.token_type_ids))
-    logits = engine.model(ids, mask, types, params=engine.params, train=False).logits
-    assert logits.dtype == jnp.bfloat16
-    jaxpr = str(jax.make_jaxpr(lambda p: engine.model(ids, mask, types, params=p).logits)(engine.params))
-    assert "dot_general" in jaxpr and "bf16[2,16,32]" in jaxpr
-    in_bf16, in_fp32 = engine.predict(batch), engine_for(tiny_model).predict(batch)
-    assert in_bf16.dtype == np.float32 and not np.array_equal(in_bf16, in_fp32)
-    np.testing.assert_allclose(in_bf16, in_fp32, atol=0.05)
-    # Parameters and optimizer state stay float32.
-    assert np.isfinite(engine.train_step(batch, 1e-3))
-    leaves = jax.tree_util.tree_leaves((engine.params, engine.opt_state))
-    assert {leaf.dtype for leaf in leaves if jnp.issubdtype(leaf.dtype, jnp.floating)} == {np.dtype("float32")}
-
-
 def test_amp_is_fp32_on_a_cpu_without_native_bf16(tmp_path, tiny_model, real_glue):
     from glue_plugins.flax_backend.backend import FlaxBackend, cpu_has_native_bf16
 
@@ -251,21 +228,6 @@ def test_last_partial_batch_is_evaluated_once(tiny_model, real_glue):
     assert sorted(seen) == list(range(37))
     whole = split_logits(engine, backend, p.encoded["validation"], 37, 128, 0, 2)
     np.testing.assert_allclose(by_16, whole, atol=1e-5)
-
-
-def test_resume_continues_an_interrupted_run_exactly(tmp_path, tiny_model, real_glue):
-    full = train(tmp_path / "full", tiny_model, "--epochs", "2", "--json").json()
-
-    args = ("train", "mrpc", "--backend", "flax", "--model", tiny_model, "--output-dir",
-            tmp_path / "cut" / "run", *FAST, "--epochs", "2")
-    interrupted = glue_interrupted(*args)
-    assert interrupted.exit_code == 130
-    resumed = ok(*args, "--resume", "--json").json()
-    losses = [h["loss"] for h in history(tmp_path / "cut/run") if h["event"] == "step"]
-    full_losses = [h["loss"] for h in history(tmp_path / "full/run") if h["event"] == "step"]
-    np.testing.assert_allclose(losses, full_losses, rtol=1e-5)
-    for name, value in full["eval"]["validation"].items():
-        assert resumed["eval"]["validation"][name] == pytest.approx(value, abs=1e-6)
 
 
 def test_more_devices_than_visible_is_a_clear_error(tmp_path, tiny_model, real_glue):

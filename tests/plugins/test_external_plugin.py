@@ -4,14 +4,12 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from helpers import glue, ok
-from test_errors import one_line_error
+from helpers import REPO, glue, ok, one_line_error
 
-ACME = Path(__file__).parent / "plugins" / "glue-acme"
+ACME = REPO / "tests" / "fixtures" / "glue-acme"
 
 
 @pytest.fixture(scope="module")

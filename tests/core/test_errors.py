@@ -2,18 +2,7 @@
 
 import pytest
 
-from helpers import glue
-
-
-def one_line_error(result, *needles):
-    assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    assert "Traceback" not in result.stderr + result.stdout
-    for needle in needles:
-        assert needle in lines[0]
-    return lines[0]
+from helpers import glue, one_line_error
 
 
 def test_unknown_task_suggests_the_closest(tiny_model):

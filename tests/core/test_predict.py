@@ -3,7 +3,6 @@ metrics recomputed with scikit-learn and scipy from saved predictions; the token
 
 import csv
 import json
-import math
 import zipfile
 from pathlib import Path
 
@@ -12,52 +11,13 @@ from scipy import stats
 from sklearn import metrics as skm
 
 import glue_fixtures
-from helpers import glue, ok
-from test_errors import one_line_error
+from helpers import glue, ok, one_line_error
+from leaderboard import check_leaderboard_file
 
 torch = pytest.importorskip("torch")
 
 FAST = ("--max-train-samples", "32", "--max-eval-samples", "40", "--batch-size", "16",
         "--learning-rate", "1e-3", "--epochs", "1")
-# leaderboard file: (labels, or None for scores; the test file it predicts; its id column)
-FORMATS = {
-    "CoLA.tsv": (("0", "1"), "CoLA/test.tsv", "index"),
-    "SST-2.tsv": (("0", "1"), "SST-2/test.tsv", "index"),
-    "MRPC.tsv": (("0", "1"), "MRPC/test.tsv", "index"),
-    "STS-B.tsv": (None, "STS-B/test.tsv", "index"),
-    "QQP.tsv": (("0", "1"), "QQP/test.tsv", "id"),
-    "MNLI-m.tsv": (("entailment", "neutral", "contradiction"), "MNLI/test_matched.tsv", "index"),
-    "MNLI-mm.tsv": (("entailment", "neutral", "contradiction"), "MNLI/test_mismatched.tsv", "index"),
-    "AX.tsv": (("entailment", "neutral", "contradiction"), "diagnostic/diagnostic.tsv", "index"),
-    "QNLI.tsv": (("entailment", "not_entailment"), "QNLI/test.tsv", "index"),
-    "RTE.tsv": (("entailment", "not_entailment"), "RTE/test.tsv", "index"),
-    "WNLI.tsv": (("0", "1"), "WNLI/test.tsv", "index"),
-}
-
-
-def expected_ids(glue_root: Path, relative: str, column: str) -> list[str]:
-    with open(glue_root / relative, encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    return [row[rows[0].index(column)] for row in rows[1:]]
-
-
-def check_leaderboard_file(path: Path, glue_root: Path) -> int:
-    """The GLUE submission format, checked without glue-cli: header, one row per test example in
-    the test file's order, a label of the task (or a finite float for STS-B). Returns the row count."""
-    labels, test_file, id_column = FORMATS[path.name]
-    text = path.read_bytes().decode("utf-8")
-    assert text.endswith("\n") and "\r" not in text
-    lines = text[:-1].split("\n")
-    assert lines[0] == "index\tprediction"
-    rows = [line.split("\t") for line in lines[1:]]
-    assert all(len(row) == 2 for row in rows)
-    assert [row[0] for row in rows] == expected_ids(glue_root, test_file, id_column)
-    for _, prediction in rows:
-        if labels is None:
-            assert math.isfinite(float(prediction))
-        else:
-            assert prediction in labels
-    return len(rows)
 
 
 @pytest.mark.parametrize("task, name, rows", [

@@ -1,7 +1,8 @@
 """The tf backend: glue train / glue eval on a tiny random BERT and real MRPC rows.
 
 Cross-backend checks run the other framework in a subprocess, as a user would: transformers
-decides once per process which frameworks it serves (USE_TF / USE_TORCH).
+decides once per process which frameworks it serves (USE_TF / USE_TORCH). Resume and forced bf16,
+alike on every backend, are in test_every_backend.py.
 """
 
 import json
@@ -17,29 +18,15 @@ pytest.importorskip("tensorflow")
 pytest.importorskip("tf_keras")
 
 # Imported while collecting, before any backend sets USE_TF/USE_TORCH: this process keeps
-# every framework, so these tests and the torch backend's can share a pytest run.
+# every framework, so these tests and the torch backend's can share a pytest run (helpers.isolated,
+# around every test, puts back the switches a tf run sets).
 import transformers  # noqa: E402, F401
 
-from helpers import glue, glue_interrupted, ok  # noqa: E402
+from helpers import FAST, SWITCHES, glue, ok  # noqa: E402
 
-FAST = ("--max-train-samples", "48", "--max-eval-samples", "40", "--batch-size", "16",
-        "--learning-rate", "1e-3")
+pytestmark = pytest.mark.tf
+
 EVAL_ROWS = ("--max-eval-samples", "40")
-
-
-SWITCHES = ("USE_TF", "USE_TORCH", "USE_FLAX")
-
-
-@pytest.fixture(autouse=True)
-def restore_framework_switches():
-    """A tf run sets USE_TF/USE_TORCH (for transformers) in os.environ: put them back after."""
-    saved = {name: os.environ.get(name) for name in SWITCHES}
-    yield
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 def train(tmp_path, model, *extra):
@@ -52,9 +39,11 @@ def history(run):
 
 
 def glue_subprocess(*args, check=True):
-    """The real ``glue`` command in a fresh process, which picks its own framework."""
-    # TF_CPP_MIN_LOG_LEVEL too: JAX, when this process imported it, set it to 1 (not a user's wish).
-    env = {k: v for k, v in os.environ.items() if k not in (*SWITCHES, "TF_CPP_MIN_LOG_LEVEL")}
+    """The real ``glue`` command in a fresh process, which picks its own framework.
+
+    Nor does it inherit TF_CPP_MIN_LOG_LEVEL: JAX sets it when imported (by the flax tests, in a
+    venv holding both), and the tf backend would take it for the user asking for TF's logs."""
+    env = {k: v for k, v in os.environ.items() if k not in {*SWITCHES, "TF_CPP_MIN_LOG_LEVEL"}}
     result = subprocess.run([sys.executable, "-m", "glue_cli", *map(str, args)], env=env,
                             capture_output=True, text=True, timeout=600)
     if check:
@@ -92,11 +81,11 @@ def a_batch(labels=(1, 0)):
     return Batch(ids, (ids > 0).astype(np.int32), types, np.array(labels), np.arange(len(labels)))
 
 
-def test_train_writes_the_run_directory_in_the_pytorch_layout(tmp_path, tiny_model, real_glue):
+def test_train_writes_the_run_directory_in_the_pytorch_layout(fast_run):
     from safetensors import safe_open
 
-    summary = train(tmp_path, tiny_model, "--epochs", "2", "--json").json()
-    run = tmp_path / "run"
+    result, run = fast_run("tf", 2)
+    summary = result.json()
     assert summary["backend"] == "tf" and summary["precision"] == "fp32"
     assert set(summary["eval"]["validation"]) == {"f1", "accuracy", "combined_score"}
     assert len(summary["train"]["epoch_seconds"]) == 2 and summary["train"]["steps"] == 6
@@ -135,23 +124,6 @@ def test_xla_traces_at_most_once_per_length_bucket(tmp_path, tiny_model, real_gl
     assert summary["train"]["steps"] == 10
 
 
-def test_forced_bf16_really_computes_in_bf16(tiny_model):
-    import tensorflow as tf
-    import tf_keras
-
-    from glue_cli.backends import ModelSpec
-    from glue_plugins.tf_backend.backend import TFBackend
-
-    spec = ModelSpec(path=str(tiny_model), num_labels=2, regression=False, id2label={0: "0", 1: "1"}, precision="bf16")
-    engine = TFBackend().create(spec)
-    batch = a_batch()
-    assert engine._logits(batch).dtype == tf.bfloat16
-    assert engine.model.trainable_variables[0].dtype == tf.float32  # fp32 master weights
-    assert engine.predict(batch).dtype == np.float32
-    assert np.isfinite(engine.train_step(batch, 1e-3))
-    assert tf_keras.mixed_precision.global_policy().name == "float32"  # put back
-
-
 def test_amp_on_this_cpu_matches_its_native_bf16(tmp_path, tiny_model, real_glue):
     from glue_plugins.tf_backend.backend import TFBackend, native_bf16
 
@@ -175,23 +147,6 @@ def test_native_bf16_reads_the_cpu_flags(tmp_path):
     cpuinfo.write_text("flags\t\t: fpu avx2 amx_bf16 amx_tile\n")
     assert native_bf16(cpuinfo)
     assert not native_bf16(tmp_path / "missing")
-
-
-def test_resume_continues_an_interrupted_run_exactly(tmp_path, tiny_model, real_glue):
-    full = train(tmp_path / "full", tiny_model, "--epochs", "2", "--json").json()
-
-    args = ("train", "mrpc", "--backend", "tf", "--model", tiny_model, "--output-dir",
-            tmp_path / "cut" / "run", *FAST, "--epochs", "2")
-    interrupted = glue_interrupted(*args)
-    assert interrupted.exit_code == 130
-    state = json.loads((tmp_path / "cut/run/checkpoint/state.json").read_text())
-    assert state == {"step": 3, "epoch": 1, "backend": "tf"}
-    resumed = ok(*args, "--resume", "--json").json()
-    losses = [h["loss"] for h in history(tmp_path / "full/run") if h["event"] == "step"]
-    resumed_losses = [h["loss"] for h in history(tmp_path / "cut/run") if h["event"] == "step"]
-    # Same weights, Adam moments, step count and dropout generator states: same run.
-    assert resumed_losses == pytest.approx(losses, rel=1e-5)
-    close(resumed["eval"], full["eval"], 1e-6)
 
 
 @pytest.mark.cross

@@ -9,8 +9,7 @@ import pytest
 
 from glue_cli.custom import Files, infer_labels, load, read_rows
 from glue_cli.errors import DataError
-from helpers import ok, reset_plugins
-from test_errors import one_line_error
+from helpers import ok, one_line_error, reset_plugins
 
 torch = pytest.importorskip("torch")
 

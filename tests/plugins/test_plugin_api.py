@@ -5,13 +5,13 @@ import ast
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import glue_cli
 from glue_cli import api
 from glue_cli.scaffold import KINDS, files_for, names_for
+from helpers import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 
 
 def test_every_name_in_all_exists_once():
@@ -25,7 +25,7 @@ def test_every_name_in_all_exists_once():
 
 def plugin_sources():
     """(where, Python source) of every piece of plugin code glue-cli ships or documents."""
-    for path in sorted([*(ROOT / "glue_plugins").rglob("*.py"), *(ROOT / "tests" / "plugins").rglob("*.py")]):
+    for path in sorted([*(ROOT / "glue_plugins").rglob("*.py"), *(ROOT / "tests" / "fixtures").rglob("*.py")]):
         yield str(path.relative_to(ROOT)), path.read_text(encoding="utf-8")
     doc = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
     for i, block in enumerate(re.findall(r"```python\n(.*?)\n```", doc, re.DOTALL)):
