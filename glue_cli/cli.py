@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -14,8 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from glue_cli import __version__
+from glue_cli.atomic import json_safe
 from glue_cli.backends import install_hint
-from glue_cli.config import default_of, resolve, setting
+from glue_cli.config import default_of, resolve, setting, setting_with_source
 from glue_cli.display import console, error_line, metrics_table
 from glue_cli.errors import ConfigError, GlueError
 from glue_cli.plugins import get_backends, get_plugins, get_tasks, register_commands
@@ -32,20 +34,31 @@ app = typer.Typer(
 
 
 def user_errors(fn: F) -> F:
-    """A GlueError becomes one red line and exit code 2; Ctrl-C a short note and 130."""
+    """A GlueError or a file-system error becomes one red line and exit code 2 (``--verbose`` adds the
+    traceback); Ctrl-C a short note and 130."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except GlueError as exc:
-            error_line(str(exc))
-            raise typer.Exit(2) from None
+        except (GlueError, OSError) as exc:
+            if kwargs.get("verbose"):
+                traceback.print_exception(exc, file=sys.stderr)
+            error_line(one_line(exc))
+            raise typer.Exit(getattr(exc, "exit_code", 2)) from None
         except KeyboardInterrupt:
             error_line("Interrupted. The last checkpoint is kept: rerun with --resume to continue.")
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, GlueError):
+        # A full disk, a read-only folder, a path under a file: name the file, not the stack.
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"Cannot use{where}: {exc.strerror or exc}."
+    return str(exc)
 
 
 def warn_broken_plugins() -> None:
@@ -54,7 +67,8 @@ def warn_broken_plugins() -> None:
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    # Strict JSON: a NaN metric (Pearson of constant predictions) is null, never a bare NaN.
+    sys.stdout.write(json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
 
 
 def d(name: str) -> str:
@@ -227,11 +241,12 @@ def evaluate(
     """Evaluate a saved model on TASK's dev split(s), or on --validation-file."""
     from glue_cli import inference
 
+    seq_length = checked_inference(model, batch_size, max_seq_length, max_eval_samples, devices, precision)
     warn_broken_plugins()
     request = inference.Request(
         task, require_model(model), backend or setting("backend"), str(data_dir) if data_dir else None,
         files_given(validation_file, None, text_fields, label_field),
-        max_seq_length or setting("max_seq_length"), batch_size, max_eval_samples, amp, precision, verbose,
+        seq_length, batch_size, max_eval_samples, amp, precision, verbose,
         devices,
     )
     results = inference.evaluate(request)
@@ -269,10 +284,11 @@ def predict(
     """Write TASK's test-set predictions in the GLUE leaderboard format (<NAME>.tsv: index, prediction)."""
     from glue_cli import inference
 
+    seq_length = checked_inference(model, batch_size, max_seq_length, None, devices, precision)
     warn_broken_plugins()
     request = inference.Request(
         task, require_model(model), backend or setting("backend"), str(data_dir) if data_dir else None,
-        files_given(None, test_file, text_fields), max_seq_length or setting("max_seq_length"), batch_size,
+        files_given(None, test_file, text_fields), seq_length, batch_size,
         None, amp, precision, verbose, devices,
     )
     written = inference.predict(request, output_dir, overwrite, make_zip)
@@ -281,6 +297,19 @@ def predict(
             console().print(f"{split}: {path}", soft_wrap=True, highlight=False)
     if json_out:
         emit_json(written)
+
+
+def checked_inference(
+    model: str, batch_size: int, max_seq_length: int | None, max_eval_samples: int | None,
+    devices: int | None, precision: str | None,
+) -> int:
+    """glue eval / glue predict settings checked before any work; the --max-seq-length to use."""
+    from glue_cli.validation import check_inference
+
+    seq_length, source = setting_with_source("max_seq_length", max_seq_length)
+    check_inference(batch_size, "--batch-size", seq_length, source, max_eval_samples, devices, precision,
+                    require_model(model))
+    return int(seq_length)
 
 
 def require_model(model: str) -> str:
