@@ -6,9 +6,8 @@ way Keras keeps the fit loop once in ``trainers/`` and the per-framework steps i
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -42,13 +41,16 @@ from glue_cli.events import (
     StepEnded,
 )
 from glue_cli.features import Encoded, encode
+from glue_cli.guards import reading, writing
 from glue_cli.models import load_tokenizer, resolve_model
 from glue_cli.optimization import OptimizerSettings, Schedule
 from glue_cli.plugins import get_backends, get_plugins, get_tasks
 from glue_cli.reporting import enabled_reporters
-from glue_cli.runs import default_run_path, git_commit, prepare
+from glue_cli.runs import RunDir, claim, default_run_path, git_commit, read_state
+from glue_cli.stopping import StopOnSigterm, Stopped
 from glue_cli.submission import check_free, submission_paths, write_eval_predictions, write_submission
 from glue_cli.tasks import Task
+from glue_cli.validation import safe_name
 
 # Final dev-set predictions beside their labels, one <split>.tsv each, to check metrics on.
 EVAL_PREDICTIONS = "eval_predictions"
@@ -143,7 +145,8 @@ def evaluate_all(
         if emit is not None:
             emit(EvalEnded(epoch, name, results[name], len(labels), time.perf_counter() - start))
         if predictions_dir is not None:
-            write_eval_predictions(p.task, p.splits[name].ids, logits, labels, predictions_dir / f"{name}.tsv")
+            path = predictions_dir / f"{safe_name(name, 'Split name')}.tsv"
+            write_eval_predictions(p.task, p.splits[name].ids, logits, labels, path)
     return results
 
 
@@ -194,7 +197,53 @@ def model_spec(
     )
 
 
+def run_task_name(config: RunConfig) -> str:
+    """The task's name before any data is read: the registered one, or a custom name safe as a folder name."""
+    if files_of(config).given:
+        return safe_name(config.task, "Task name")
+    return get_tasks().get(config.task).name
+
+
+def run_path(config: RunConfig, task_name: str) -> Path:
+    if config.output_dir:
+        return Path(config.output_dir)
+    if config.resume:
+        from glue_cli.errors import ConfigError
+
+        raise ConfigError("--resume needs --output-dir: the run directory to continue.", "")
+    return default_run_path(task_name, get_backends().get(config.backend).name)
+
+
 def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict[str, Any]:
+    """Claim the run directory (checks, lock, --overwrite/--resume rules) before any work, then train.
+
+    ``--resume`` on a finished run changes nothing and returns its metrics.json.
+    """
+    task_name = run_task_name(config)
+    path = run_path(config, task_name)
+    with claim(path, {**config.to_dict(), "task": task_name}) as claimed:
+        if claimed.finished is not None:
+            from glue_cli.backends import warn
+
+            warn(f"The run in {path} has already finished; its metrics.json is unchanged.")
+            return claimed.finished
+        with StopOnSigterm() as stop:
+            return _train(replace(config, output_dir=str(path)), claimed.run, claimed.state, stop, verbose, quiet)
+
+
+def save_checkpoint(engine: Any, run: RunDir, state: dict[str, Any]) -> None:
+    """The resumable state, swapped in whole; a failed write (full disk) keeps the previous one."""
+    hint = "The previous checkpoint is kept: free space, then rerun with --resume."
+    with writing(run.checkpoint, "checkpoint", hint), atomic_dir(run.checkpoint) as tmp:
+        engine.save_model(tmp / "model")
+        engine.save_state(tmp)
+        write_json(tmp / "state.json", state)
+
+
+def _train(
+    config: RunConfig, run: RunDir, state: dict[str, Any] | None, stop: StopOnSigterm,
+    verbose: bool = False, quiet: bool = False,
+) -> dict[str, Any]:
     """Fine-tune, evaluate after each epoch, checkpoint, save; returns what metrics.json holds."""
     started = time.perf_counter()
     # Before any work: an unknown or uninstalled --report-to reporter is one line, not a late failure.
@@ -207,8 +256,6 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
     splits = {s: split.head(limits.get(s)) for s, split in splits.items()}
     p = tokenize(task, splits, backend, config.model, config.max_seq_length)
     precision = choose_precision(p.backend, config.precision, config.amp, p.backend.devices()[0])
-    out = Path(config.output_dir or default_run_path(p.task.name, p.backend.name))
-    run = prepare(out, config.overwrite, config.resume)
     emit = EventSink(get_plugins().pm, reporters)
 
     train_data = p.encoded["train"]
@@ -217,12 +264,21 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
     schedule = Schedule.from_ratio(config.learning_rate, total_steps, config.warmup_ratio)
     start_step = 0
     weights = p.model
+    state = state or {}
     if config.resume:
-        state = json.loads((run.checkpoint / "state.json").read_text(encoding="utf-8"))
-        start_step, weights = int(state["step"]), str(run.checkpoint / "model")
-    engine = p.backend.create(model_spec(p, config, precision, weights, verbose), total_steps)
+        state = read_state(run)
+        start_step, weights = state["step"], str(run.checkpoint / "model")
+        if start_step > total_steps:
+            raise DataError(f"{run.checkpoint}: the checkpoint is at step {start_step}, past this run's "
+                            f"{total_steps} steps.", "Resume with the run's settings.")
+    # Totals of the epochs run before a --resume, so metrics.json describes the whole run.
+    prior_seconds: list[float] = list(state.get("epoch_seconds", []))
+    prior_examples = int(state.get("examples", 0))
+    with reading(weights, "model", "Pass --model with a folder holding config.json and weights."):
+        engine = p.backend.create(model_spec(p, config, precision, weights, verbose), total_steps)
     if config.resume:
-        engine.load_state(run.checkpoint)
+        with reading(run.checkpoint, "checkpoint", "Pass --overwrite instead of --resume to start again."):
+            engine.load_state(run.checkpoint)
     device = getattr(engine, "device", "cpu")
     run.write_config({
         **config.to_dict(),
@@ -262,6 +318,12 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
             seen += batch.num_examples
             emit(StepEnded(step, epoch + 1, loss, rate, batch.num_examples,
                            time.perf_counter() - t_step))
+            if stop.requested:  # SIGTERM: keep this step's state, then exit
+                save_checkpoint(engine, run, {"step": step, "epoch": epoch, "epoch_seconds": prior_seconds
+                                              + epoch_seconds, "examples": prior_examples + examples_total})
+                emit(CheckpointSaved(str(run.checkpoint), step, epoch))
+                raise Stopped(f"Stopped by SIGTERM at step {step}; checkpoint saved in {run.checkpoint}.",
+                              "Rerun with --resume to continue.")
         seconds = time.perf_counter() - t_epoch
         epoch_seconds.append(seconds)
         examples_total += seen
@@ -271,13 +333,14 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
             engine, p, config.eval_batch_size, config.max_seq_length, emit, epoch + 1,
             predictions_dir=run.path / EVAL_PREDICTIONS if last else None,
         )
-        with atomic_dir(run.checkpoint) as tmp:
-            engine.save_model(tmp / "model")
-            engine.save_state(tmp)
-            write_json(tmp / "state.json", {"step": step, "epoch": epoch + 1})
+        save_checkpoint(engine, run, {"step": step, "epoch": epoch + 1, "epoch_seconds": prior_seconds
+                                      + epoch_seconds, "examples": prior_examples + examples_total})
         emit(CheckpointSaved(str(run.checkpoint), step, epoch + 1))
 
-    with atomic_dir(run.model) as tmp:
+    if start_step == total_steps:  # resumed after the last checkpoint: the final save did not finish
+        results = evaluate_all(engine, p, config.eval_batch_size, config.max_seq_length, None, config.epochs,
+                               predictions_dir=run.path / EVAL_PREDICTIONS)
+    with writing(run.model, "model", "Free space, then rerun with --resume."), atomic_dir(run.model) as tmp:
         engine.save_model(tmp)
         p.tokenizer.save_pretrained(str(tmp))
         sources.record_task(tmp, p.task, files)
@@ -286,7 +349,8 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
         predictions = predict_test(
             engine, p, config.eval_batch_size, config.max_seq_length, run.predictions, overwrite=True
         )
-    train_seconds = sum(epoch_seconds)
+    all_seconds = prior_seconds + epoch_seconds
+    train_seconds = sum(all_seconds)
     summary: dict[str, Any] = {
         "task": p.task.name,
         "backend": p.backend.name,
@@ -294,14 +358,15 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
         "eval": results,
         "train": {
             "seconds": round(train_seconds, 3),
-            "epoch_seconds": [round(s, 3) for s in epoch_seconds],
-            "steps": step - start_step,
-            "examples_per_second": round(examples_total / train_seconds, 2)
+            "epoch_seconds": [round(s, 3) for s in all_seconds],
+            "steps": step,
+            "examples_per_second": round((prior_examples + examples_total) / train_seconds, 2)
             if train_seconds else 0.0,
         },
     }
     if predictions:
         summary["predictions"] = predictions
-    run.write_metrics(summary)
-    emit(RunEnded(results, train_seconds, time.perf_counter() - started, compiles, epoch_seconds))
+    with writing(run.metrics, "metrics", "Free space, then rerun with --resume."):
+        run.write_metrics(summary)
+    emit(RunEnded(results, sum(epoch_seconds), time.perf_counter() - started, compiles, epoch_seconds))
     return summary

@@ -184,7 +184,7 @@ def test_resume_continues_an_interrupted_run_exactly(tmp_path, tiny_model, real_
     interrupted = glue_interrupted(*args)
     assert interrupted.exit_code == 130
     state = json.loads((tmp_path / "cut/run/checkpoint/state.json").read_text())
-    assert state == {"step": 3, "epoch": 1}
+    assert (state["step"], state["epoch"]) == (3, 1)
     resumed = ok(*args, "--resume", "--json").json()
     losses = [h["loss"] for h in history(tmp_path / "full/run") if h["event"] == "step"]
     resumed_losses = [h["loss"] for h in history(tmp_path / "cut/run") if h["event"] == "step"]
