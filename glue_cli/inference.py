@@ -10,6 +10,7 @@ from glue_cli import sources
 from glue_cli.backends import ModelSpec, choose_precision
 from glue_cli.custom import Files
 from glue_cli.errors import RunDirError
+from glue_cli.guards import reading
 from glue_cli.models import label_permutation, read_label2id, resolve_model
 from glue_cli.runs import RunDir
 from glue_cli.submission import zip_folder
@@ -57,7 +58,8 @@ def load(request: Request, role: str) -> Loaded:
         path=p.model, num_labels=p.task.num_labels, regression=p.task.is_regression,
         id2label=dict(enumerate(labels)), precision=chosen, devices=request.devices, verbose=request.verbose,
     )
-    engine = p.backend.create(spec, 0)
+    with reading(p.model, "model", "Pass --model with a folder holding config.json and weights."):
+        engine = p.backend.create(spec, 0)
     permutation = None
     if p.task.labels is not None:
         permutation = label_permutation(p.task.labels, read_label2id(p.model))
