@@ -159,3 +159,37 @@ def test_fuzzed_environment_gives_a_config_or_a_config_error(name, raw):
             resolve({"task": "mrpc", "model": "./no-such-model"})
         except ConfigError as exc:
             assert f"GLUE_{name.upper()}" in exc.message
+
+
+# -- the CLI itself: fuzzed flag values end in exit 2 with one line, never a traceback --------
+
+FLAG_VALUES = st.one_of(st.integers(min_value=-(2**70), max_value=2**70).map(str),
+                        st.sampled_from(["nan", "inf", "-inf", "1e400", "", " ", "true", "0x10", "1_0", "-0"]),
+                        st.floats(allow_nan=True, allow_infinity=True).map(repr))
+FLAGS = ["--epochs", "--batch-size", "--eval-batch-size", "--lr", "--max-seq-length", "--warmup-ratio",
+         "--weight-decay", "--max-grad-norm", "--seed", "--max-train-samples", "--max-eval-samples", "--devices"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flags=st.dictionaries(st.sampled_from(FLAGS), FLAG_VALUES, min_size=1, max_size=3))
+def test_fuzzed_train_flags_never_give_a_traceback(tmp_path, tiny_model, flags):
+    args = [item for flag, value in flags.items() for item in (flag, value)]
+    result = glue("train", "mrpc", "--model", tiny_model, "--data-dir", tmp_path / "nope", *args)
+    # Valid values get as far as the missing data folder; invalid ones stop earlier. Both: exit 2.
+    assert result.exit_code == 2, (args, result.stderr, result.exception)
+    assert "Traceback" not in result.stderr and isinstance(result.exception, SystemExit)
+
+
+def test_json_output_stays_valid_with_a_nan_metric(tmp_path, tiny_model):
+    pytest.importorskip("torch")
+    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"a b {i},{i / 4}\n" for i in range(8)))
+    (tmp_path / "dev.csv").write_text("text,label\n" + "".join(f"c d {i},1.5\n" for i in range(4)))
+    result = glue("train", "scores", "--train-file", tmp_path / "train.csv", "--validation-file",
+                  tmp_path / "dev.csv", "--text-fields", "text", "--model", tiny_model, "--epochs", "1",
+                  "--output-dir", tmp_path / "run", "--json", "-q")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    summary = json.loads(result.stdout)  # constant gold scores: Pearson is undefined, null here
+    assert summary["eval"]["validation"]["pearson"] is None
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == summary
+    for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines():
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"bare {name} in history.jsonl"))
