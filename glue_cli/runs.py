@@ -296,6 +296,19 @@ def _undo(result: Claim) -> None:
 
 def _check_resume(result: Claim, config: dict[str, Any]) -> None:
     run = result.run
+    try:
+        saved = json.loads(run.config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        saved = {}
+    saved = saved if isinstance(saved, dict) else {}
+    changed = config_changes(saved, config)
+    if changed:  # checked first: a finished run resumed with other settings is a mistake too
+        name = changed[0]
+        raise RunDirError(
+            f"--resume refused: {name} = {config[name]!r} but the run in {run.path} was trained with "
+            f"{name} = {saved[name]!r}.",
+            "Resume with the run's settings, or start a new run (another --output-dir, or --overwrite).",
+        )
     result.finished = finished_metrics(run)
     if result.finished is not None:
         return
@@ -305,18 +318,6 @@ def _check_resume(result: Claim, config: dict[str, Any]) -> None:
             "Pass --overwrite instead of --resume to start it again.",
         )
     result.state = read_state(run)
-    try:
-        saved = json.loads(run.config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        saved = {}
-    changed = config_changes(saved if isinstance(saved, dict) else {}, config)
-    if changed:
-        name = changed[0]
-        raise RunDirError(
-            f"--resume refused: {name} = {config[name]!r} but the run in {run.path} was trained with "
-            f"{name} = {saved[name]!r}.",
-            "Resume with the run's settings, or start a new run (another --output-dir, or --overwrite).",
-        )
 
 
 def model_dir(path: Path) -> Path:

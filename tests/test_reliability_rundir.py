@@ -73,6 +73,8 @@ def test_resume_on_a_finished_run_changes_nothing(tmp_path, tiny_model, real_glu
     assert "already finished" in result.stderr
     assert result.json() == json.loads(before)
     assert (run / "metrics.json").read_bytes() == before
+    one_line_error(glue(*train_args(tiny_model, run, "--resume", "--seed", "3")), "--resume refused", "seed")
+    assert (run / "metrics.json").read_bytes() == before
 
 
 def test_resume_after_a_kill_in_the_final_save_finishes_the_job(tmp_path, tiny_model, real_glue, finished_run):
