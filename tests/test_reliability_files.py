@@ -88,3 +88,10 @@ def test_a_full_disk_keeps_the_previous_checkpoint_and_resume_completes(tmp_path
     monkeypatch.setattr(TorchEngine, "save_state", save_state)  # space freed
     resumed = ok("train", "mrpc", "--model", tiny_model, "--output-dir", run, *FAST, "--resume", "--json").json()
     assert resumed["eval"] == reference["eval"]
+
+
+def test_verbose_adds_the_traceback_to_the_line(tmp_path, model_copy, real_glue):
+    damage(model_copy, "model.safetensors", b"\0" * 64)
+    result = glue("eval", "mrpc", "--model", model_copy, "--backend", "torch", "--max-eval-samples", "8", "--verbose")
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr and result.stderr.rstrip().splitlines()[-1].startswith("Error: ")
