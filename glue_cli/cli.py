@@ -47,7 +47,8 @@ def user_errors(fn: F) -> F:
             error_line(one_line(exc))
             raise typer.Exit(getattr(exc, "exit_code", 2)) from None
         except KeyboardInterrupt:
-            error_line("Interrupted. The last checkpoint is kept: rerun with --resume to continue.")
+            error_line("Interrupted. The last checkpoint is kept: rerun with --resume to continue "
+                       "(before the first checkpoint, nothing was kept: rerun the same command).")
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]

@@ -26,6 +26,7 @@ def kill_and_resume(tmp_path, model, backend, points, mode="kill"):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout)
+    print(json.dumps(report))  # pytest -s shows each point: where it was killed, the exit codes
     for result in report["results"]:
         # Killed (or stopped by SIGTERM with exit 143), then resumed: never a traceback (exit 1).
         assert result["exits"][0] in (-9, 143, 0), result
