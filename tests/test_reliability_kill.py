@@ -1,5 +1,6 @@
 """SIGKILL a tiny run at many points (steps, evaluation, checkpoint writes, the final save) and SIGTERM
-it mid-epoch: every run resumes, as its message advises, to the uninterrupted run's exact metrics.
+it mid-epoch: every run resumes, as its message advises, to the uninterrupted run's exact metrics and
+bit-identical final weights.
 
 The runs fork from one driver process (tests/killpoints.py) that imported the framework once, so a
 kill point costs a second or two, not an interpreter start.
@@ -31,7 +32,7 @@ def kill_and_resume(tmp_path, model, backend, points, mode="kill"):
         # Killed (or stopped by SIGTERM with exit 143), then resumed: never a traceback (exit 1).
         assert result["exits"][0] in (-9, 143, 0), result
         assert all(code in (0, 2) for code in result["exits"][1:]) and result["exits"][-1] == 0, result
-        assert result["same_eval"], (result, report["expected"])
+        assert result["same_eval"] and result["same_weights"], (result, report["expected"])
         assert result["leftovers"] == [], result  # no .tmp or .old folders after the resume
     return report
 
