@@ -320,7 +320,7 @@ def _train(
                            time.perf_counter() - t_step))
             if stop.requested:  # SIGTERM: keep this step's state, then exit
                 save_checkpoint(engine, run, {"step": step, "epoch": epoch, "epoch_seconds": prior_seconds
-                                              + epoch_seconds, "examples": prior_examples + examples_total})
+                                              + epoch_seconds, "examples": prior_examples + examples_total + seen})
                 emit(CheckpointSaved(str(run.checkpoint), step, epoch))
                 raise Stopped(f"Stopped by SIGTERM at step {step}; checkpoint saved in {run.checkpoint}.",
                               "Rerun with --resume to continue.")
