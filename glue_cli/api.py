@@ -9,6 +9,7 @@ Importing it loads no deep-learning framework.
 from __future__ import annotations
 
 from glue_cli import PLUGIN_API_VERSION
+from glue_cli.atomic import json_safe
 from glue_cli.backends import (
     FRAMEWORKS,
     PRECISIONS,
@@ -110,6 +111,8 @@ __all__ = [
     # What people read (stderr) and the results table.
     "console",
     "metrics_table",
+    # Strict JSON of a value that may hold NaN/inf (written as null), as metrics.json and history.jsonl.
+    "json_safe",
     # How to install an extra of glue-cli here (from a clone: the README's constraints form).
     "pip_install_extra",
     # For a plugin's tests: what glue loaded, and a task's files as glue reads them.

@@ -1,15 +1,17 @@
 """The run's resumable checkpoint, written by the core for every backend.
 
 ``checkpoint/`` holds ``model/`` (the Hugging Face folder), the engine's state arrays and
-extras (``EngineBase.save_state``), and ``state.json``: the global step, the epoch and the
-backend that wrote it. It is swapped in atomically: a kill leaves the old one or the new one.
+extras (``EngineBase.save_state``), and ``state.json``: the global step, the epoch, the backend
+that wrote it, and the seconds of each epoch and examples seen so far (so metrics.json describes
+the whole run after a --resume). It is swapped in atomically: a kill leaves the old one or the new one.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from glue_cli.atomic import atomic_dir, write_json
 from glue_cli.backends import Engine
@@ -26,26 +28,41 @@ class Position:
     step: int
     epoch: int
     backend: str | None = None
+    epoch_seconds: list[float] = field(default_factory=list)
+    examples: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "epoch": self.epoch, "backend": self.backend,
+                "epoch_seconds": list(self.epoch_seconds), "examples": self.examples}
 
 
 def save(engine: Engine, folder: Path, position: Position) -> None:
     with atomic_dir(folder) as tmp:
         engine.save_model(tmp / MODEL)
         engine.save_state(tmp)
-        write_json(tmp / STATE, {"step": position.step, "epoch": position.epoch, "backend": position.backend})
+        write_json(tmp / STATE, position.to_dict())
+
+
+def damaged(path: Path, why: str) -> RunDirError:
+    return RunDirError(f"{path}: unreadable checkpoint state ({why}).",
+                       "The checkpoint is damaged: pass --overwrite instead of --resume to start again.")
 
 
 def read(folder: Path) -> Position:
-    """The checkpoint's position; a missing or unreadable state.json is one line naming it."""
+    """The checkpoint's position, checked: a JSON object with a whole, non-negative ``step``."""
     path = folder / STATE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Position(int(data["step"]), int(data.get("epoch", 0)), data.get("backend"))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RunDirError(
-            f"Cannot read the checkpoint position {path}: {str(exc).splitlines()[0] if str(exc) else exc!r}.",
-            "Start a new run (--overwrite), or resume from a run with a complete checkpoint.",
-        ) from None
+    except (OSError, ValueError) as exc:
+        raise damaged(path, str(exc).splitlines()[0] if str(exc) else "empty") from None
+    step = data.get("step") if isinstance(data, dict) else None
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise damaged(path, "no whole, non-negative step")
+    try:
+        seconds = [float(s) for s in data.get("epoch_seconds", [])]
+        return Position(step, int(data.get("epoch", 0)), data.get("backend"), seconds, int(data.get("examples", 0)))
+    except (TypeError, ValueError) as exc:
+        raise damaged(path, str(exc)) from None
 
 
 def model_path(folder: Path) -> str:

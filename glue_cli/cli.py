@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from glue_cli import __version__
+from glue_cli.atomic import json_safe
 from glue_cli.bench import DEFAULT_MODES as DEFAULT_BENCH_MODES
-from glue_cli.config import default_of, resolve, setting
+from glue_cli.config import default_of, resolve, setting, setting_with_source
 from glue_cli.display import console, error_line, listing_table, metrics_table, print_listing
 from glue_cli.errors import ConfigError, GlueError
 from glue_cli.plugins import blame, get_backends, get_plugins, get_tasks, register_commands
@@ -35,19 +36,23 @@ app = typer.Typer(
 
 
 def user_errors(fn: F) -> F:
-    """A GlueError becomes one red line and exit code 2; a plugin's exception one line naming the
-    plugin and exit code 1 (the traceback with --verbose); Ctrl-C a short note and 130."""
+    """A GlueError or a file-system error becomes one red line and exit code 2 (``--verbose`` adds the
+    traceback); a plugin's exception one line naming the plugin and exit code 1 (the traceback with
+    --verbose); Ctrl-C a short note and 130."""
     has_verbose = "verbose" in inspect.signature(fn).parameters
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except GlueError as exc:
-            error_line(str(exc))
-            raise typer.Exit(2) from None
+        except (GlueError, OSError) as exc:
+            if kwargs.get("verbose"):
+                traceback.print_exception(exc, file=sys.stderr)
+            error_line(one_line(exc))
+            raise typer.Exit(getattr(exc, "exit_code", 2)) from None
         except KeyboardInterrupt:
-            error_line("Interrupted. The last checkpoint is kept: rerun with --resume to continue.")
+            error_line("Interrupted. The last checkpoint is kept: rerun with --resume to continue "
+                       "(before the first checkpoint, nothing was kept: rerun the same command).")
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort, typer.TyperException):  # Typer's own signals and usage errors
             raise
@@ -74,13 +79,22 @@ def plugin_failed(exc: Exception, verbose: bool, switch: str) -> bool:
     return True
 
 
+def one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, GlueError):
+        # A full disk, a read-only folder, a path under a file: name the file, not the stack.
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"Cannot use{where}: {exc.strerror or exc}."
+    return str(exc)
+
+
 def warn_broken_plugins() -> None:
     for line in get_plugins().warnings():
         console().print(f"[yellow]warning:[/] {line}", soft_wrap=True)
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    # Strict JSON: a NaN metric (Pearson of constant predictions) is null, never a bare NaN.
+    sys.stdout.write(json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
 
 
 def d(name: str) -> str:
@@ -303,12 +317,13 @@ def evaluate(
     """Evaluate a saved model on TASK's dev split(s), or on --validation-file."""
     from glue_cli import inference
 
+    seq_length = checked_inference(model, batch_size, max_seq_length, max_eval_samples, devices, precision)
     warn_broken_plugins()
     request = inference.Request(
         task=task, model=require_model(model), backend=backend or setting("backend"),
         data_dir=str(data_dir) if data_dir else None,
         files=files_given(validation_file, None, text_fields, label_field),
-        max_length=max_seq_length or setting("max_seq_length"), batch_size=batch_size,
+        max_length=seq_length, batch_size=batch_size,
         max_samples=max_eval_samples, amp=amp, precision=precision, verbose=verbose, devices=devices,
     )
     task_name, results = inference.evaluate_named(request, progress=not quiet)
@@ -347,11 +362,12 @@ def predict(
     """Write TASK's test-set predictions in the GLUE leaderboard format (<NAME>.tsv: index, prediction)."""
     from glue_cli import inference
 
+    seq_length = checked_inference(model, batch_size, max_seq_length, None, devices, precision)
     warn_broken_plugins()
     request = inference.Request(
         task=task, model=require_model(model), backend=backend or setting("backend"),
         data_dir=str(data_dir) if data_dir else None, files=files_given(None, test_file, text_fields),
-        max_length=max_seq_length or setting("max_seq_length"), batch_size=batch_size, amp=amp,
+        max_length=seq_length, batch_size=batch_size, amp=amp,
         precision=precision, verbose=verbose, devices=devices,
     )
     written = inference.predict(request, output_dir, overwrite, make_zip, progress=not quiet)
@@ -367,6 +383,19 @@ def show_written(written: dict[str, str], title: str = "Wrote") -> None:
         console().print(f"{title}:", highlight=False)
     for split, path in written.items():
         console().print(f"  {split}: {escape(path)}", soft_wrap=True, highlight=False)
+
+
+def checked_inference(
+    model: str, batch_size: int, max_seq_length: int | None, max_eval_samples: int | None,
+    devices: int | None, precision: str | None,
+) -> int:
+    """glue eval / glue predict settings checked before any work; the --max-seq-length to use."""
+    from glue_cli.validation import check_inference
+
+    seq_length, source = setting_with_source("max_seq_length", max_seq_length)
+    check_inference(batch_size, "--batch-size", seq_length, source, max_eval_samples, devices, precision,
+                    require_model(model))
+    return int(seq_length)
 
 
 def require_model(model: str) -> str:

@@ -71,8 +71,25 @@ def default_of(name: str) -> Any:
 
 def setting(name: str) -> Any:
     """An option left off where there is no --config file (glue eval, glue predict): GLUE_<NAME>, else the default."""
+    return setting_with_source(name)[0]
+
+
+def setting_with_source(name: str, flag: Any = None) -> tuple[Any, str]:
+    """``flag`` when given, else ``GLUE_<NAME>``, else the default; with where the value came from."""
+    if flag is not None:
+        return flag, flag_name(name)
     value = _from_env({f.name: f for f in fields(RunConfig)}[name])
-    return default_of(name) if value is _UNSET else value
+    if value is _UNSET:
+        return default_of(name), "the default"
+    return value, f"GLUE_{name.upper()}"
+
+
+# Flags whose name is not the field's name with dashes.
+_FLAG_NAMES = {"learning_rate": "--learning-rate", "task": "TASK", "json_out": "--json"}
+
+
+def flag_name(name: str) -> str:
+    return _FLAG_NAMES.get(name, f"--{name.replace('_', '-')}")
 
 
 _UNSET = object()
@@ -87,11 +104,33 @@ def _from_env(f: Field[Any]) -> Any:
     return _convert(f.name, raw, str(f.type), variable)
 
 
+def _type_name(kind: str) -> str:
+    base = kind.split(" ")[0]
+    return {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}.get(base, base)
+
+
 def _convert(name: str, raw: Any, kind: str, source: str) -> Any:
+    """``raw`` (a string from the environment, or any JSON/TOML value) as the field's type, strictly:
+    a boolean is no integer, a float no integer, a number no string (one line naming the source)."""
+    where = f"{source}: {name}"
+    if raw is None:
+        if "None" in kind:
+            return None  # an optional setting left unset
+        raise ConfigError(f"{where} is null, not {_type_name(kind)}.", "Remove it to use the default.")
     if isinstance(raw, list) and kind.startswith("str"):
+        if not all(isinstance(item, str | int) and not isinstance(item, bool) for item in raw):
+            raise ConfigError(f"{where} = {raw!r}: a list of names must hold only strings.", "")
         return ",".join(str(item) for item in raw)  # a list in a config file: the flag's comma-separated form
-    if raw is None or not isinstance(raw, str):
-        return raw
+    if not isinstance(raw, str):
+        ok = {
+            "bool": isinstance(raw, bool),
+            "int": isinstance(raw, int) and not isinstance(raw, bool),
+            "float": isinstance(raw, int | float) and not isinstance(raw, bool),
+            "str": False,
+        }.get(kind.split(" ")[0], False)
+        if not ok:
+            raise ConfigError(f"{where} = {raw!r} is not a valid {kind.split(' ')[0]}.", "")
+        return float(raw) if kind.startswith("float") else raw
     try:
         if "bool" in kind:
             if raw.lower() in {"1", "true", "yes", "on"}:
@@ -104,9 +143,7 @@ def _convert(name: str, raw: Any, kind: str, source: str) -> Any:
         if kind.startswith("float"):
             return float(raw)
     except ValueError:
-        raise ConfigError(
-            f"{source}: {name} = {raw!r} is not a valid {kind.split(' ')[0]}.", ""
-        ) from None
+        raise ConfigError(f"{where} = {raw!r} is not a valid {kind.split(' ')[0]}.", "") from None
     return raw
 
 
@@ -133,36 +170,29 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def resolve(flags: dict[str, Any], config_file: Path | None = None) -> RunConfig:
-    """Build a RunConfig; ``flags`` holds only what was given on the command line (not None)."""
+    """Build a RunConfig; ``flags`` holds only what was given on the command line (not None).
+
+    Every value is checked (type, range, finiteness) before any work, and an error names the
+    setting and where it came from: the flag, ``GLUE_<NAME>`` or the config file.
+    """
+    from glue_cli.validation import check_settings
+
     from_file = read_config_file(config_file) if config_file else {}
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for f in fields(RunConfig):
         if flags.get(f.name) is not None:
-            values[f.name] = flags[f.name]
+            values[f.name], sources[f.name] = flags[f.name], flag_name(f.name)
         elif (env := _from_env(f)) is not _UNSET:
-            values[f.name] = env
+            values[f.name], sources[f.name] = env, f"GLUE_{f.name.upper()}"
         elif f.name in from_file:
             values[f.name] = _convert(f.name, from_file[f.name], str(f.type), str(config_file))
+            sources[f.name] = f"{config_file}: {f.name}"
     if "task" not in values:
         if not any(values.get(f) for f in ("train_file", "validation_file", "test_file")):
             raise ConfigError("No task given.", "Pass it first, as in: glue train mrpc.")
         values["task"] = "custom"  # custom files without a name
 
-    config = RunConfig(**values)
-    _check(config)
+    config = RunConfig(**{k: v for k, v in values.items() if v is not None or default_of(k) is None})
+    check_settings(config, sources)
     return config
-
-
-def _check(c: RunConfig) -> None:
-    positive = {"epochs": c.epochs, "batch_size": c.batch_size, "max_seq_length": c.max_seq_length}
-    for name, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {value}.", "")
-    if c.learning_rate <= 0:
-        raise ConfigError(f"--learning-rate must be positive, not {c.learning_rate}.", "")
-    if not 0 <= c.warmup_ratio < 1:
-        raise ConfigError(f"--warmup-ratio must be in [0, 1), not {c.warmup_ratio}.", "")
-    for name in ("max_train_samples", "max_eval_samples", "devices"):
-        value = getattr(c, name)
-        if value is not None and value < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {value}.", "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from glue_cli.data import Split, decode, lines_of
+from glue_cli.data import Split, decode, finite_label, lines_of, long_fields, tsv_rows
 from glue_cli.errors import DataError
 from glue_cli.tasks import Task
 
@@ -96,18 +97,19 @@ def read_rows(path: Path) -> list[Row]:
 def _table(path: Path, text: str, fmt: str) -> list[Row]:
     # A CSV is the user's: quoted fields (with commas, newlines, quotes) are common. A TSV
     # follows the GLUE convention: tabs never occur in a field and quotes are text.
+    records: list[tuple[int, list[str]]] = []
     if fmt == "csv":
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        line = 1
+        try:
+            with long_fields():
+                for record in reader:
+                    records.append((line, record))
+                    line = reader.line_num + 1
+        except csv.Error as exc:
+            raise DataError(f"{path}:{reader.line_num}: {exc}.", "Check the quoting of that row.") from None
     else:
-        reader = csv.reader(lines_of(text), delimiter="\t", quoting=csv.QUOTE_NONE)
-    records: list[tuple[int, list[str]]] = []
-    line = 1
-    try:
-        for record in reader:
-            records.append((line, record))
-            line = reader.line_num + 1
-    except csv.Error as exc:
-        raise DataError(f"{path}:{reader.line_num}: {exc}.", "Check the quoting of that row.") from None
+        records = list(enumerate(tsv_rows(lines_of(text)), start=1))
     if not records:
         return []
     (_, header), body = records[0], records[1:]
@@ -219,7 +221,18 @@ def _label_value(path: Path, row: Row, field: str) -> Any:
         raise DataError(f"{path}:{row.line}: the label is empty.", "")
     if isinstance(value, list | dict):
         raise DataError(f"{path}:{row.line}: the label is a {type(value).__name__}, not a value.", "")
+    if _non_finite(value):  # NaN/inf: refused alike from CSV, TSV, JSON (bare NaN) and JSON Lines
+        finite_label(value, f"{path}:{row.line}")
     return value
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        return not math.isfinite(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def infer_labels(path: Path, rows: list[Row], field: str) -> tuple[str, ...] | None:
@@ -273,7 +286,7 @@ def split_from_rows(
             if _kind(value) == "str":
                 raise DataError(f"{path}:{row.line}: label {value!r} is not a number (this is a regression task).",
                                 "")
-            labels.append(float(value))
+            labels.append(finite_label(value, f"{path}:{row.line}"))
         else:
             name = _label_name(value)
             if name not in task.labels:

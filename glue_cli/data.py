@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,11 +74,41 @@ def has_glue_split(task: Task, folder: Path, split: str) -> bool:
 
 
 def lines_of(text: str) -> list[str]:
-    """Split on newlines only: ``str.splitlines`` would also cut at form feeds and U+2028 in text."""
-    lines = text.split("\n")
+    """Split on newlines only: ``str.splitlines`` would also cut at form feeds and U+2028 in text.
+
+    A file with bare CR line endings (classic Mac) and no LF at all is split at its CRs."""
+    lines = text.split("\n") if "\n" in text or "\r" not in text else text.split("\r")
     if lines and lines[-1] == "":
         lines.pop()
     return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def tsv_rows(lines: list[str]) -> list[list[str]]:
+    """Tab-separated rows with quoting off: a field is what lies between tabs, quotes and all, of any
+    length (csv's reader caps a field at 131,072 characters); a blank line is an empty row."""
+    return [line.split("\t") if line else [] for line in lines]
+
+
+@contextmanager
+def long_fields() -> Iterator[None]:
+    """Let csv read fields of any length (its default cap is 131,072 characters), then put the cap back."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def finite_label(value: str | float, where: str) -> float:
+    """A regression label: a finite number, in every format (NaN or inf would train to NaN)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"{where}: label {value!r} is not a number.", "") from None
+    if not math.isfinite(number):
+        raise DataError(f"{where}: label {value!r} is not a finite number.", "Fix or remove that row.")
+    return number
 
 
 def decode(path: Path) -> str:
@@ -100,10 +134,7 @@ def _column(header: list[str], name: str, path: Path) -> int:
 
 def _parse_label(task: Task, value: str, where: str) -> float | int:
     if task.labels is None:
-        try:
-            return float(value)
-        except ValueError:
-            raise DataError(f"{where}: label {value!r} is not a number.", "") from None
+        return finite_label(value, where)
     if value not in task.labels:
         raise DataError(
             f"{where}: unknown label {value!r} for {task.name}.",
@@ -117,17 +148,17 @@ def numbered_rows(path: Path) -> list[tuple[int, list[str]]]:
     text = decode(path)
     if path.suffix.lower() != ".csv":
         # GLUE text holds quote characters: they are data, never quoting.
-        reader = csv.reader(lines_of(text), delimiter="\t", quoting=csv.QUOTE_NONE)
-        return list(enumerate(reader, start=1))
+        return list(enumerate(tsv_rows(lines_of(text)), start=1))
     # A plugin's own CSV: quoted fields may hold commas, quotes and newlines.
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     out: list[tuple[int, list[str]]] = []
     line = 1
     try:
-        for row in reader:
-            if row:
-                out.append((line, row))
-            line = reader.line_num + 1
+        with long_fields():
+            for row in reader:
+                if row:
+                    out.append((line, row))
+                line = reader.line_num + 1
     except csv.Error as exc:
         raise DataError(f"{path}:{reader.line_num}: {exc}.", "Check the quoting of that row.") from None
     return out

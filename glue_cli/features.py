@@ -103,19 +103,44 @@ def _tokenize(split: Split, tokenizer: Any, max_length: int) -> Encoded:
     return Encoded(np.concatenate(ids), np.concatenate(types), offsets, split.labels)
 
 
+def read_entry(path: Path, split: Split, max_length: int) -> Encoded | None:
+    """A cache entry, checked against the split; None when it is damaged (the caller rebuilds it).
+
+    The cache is shared by every run on the machine: a truncated or foreign file must cost a
+    re-tokenization, never a crash or wrong token ids.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            ids, types, offsets = z["input_ids"], z["token_type_ids"], z["offsets"]
+    except Exception:  # BadZipFile, EOFError, KeyError, ValueError, OSError: all mean "not a good entry"
+        return None
+    good = (
+        ids.ndim == types.ndim == offsets.ndim == 1
+        and ids.dtype == types.dtype == np.int32 and offsets.dtype == np.int64
+        and len(ids) == len(types) and len(offsets) == len(split) + 1
+        and offsets[0] == 0 and offsets[-1] == len(ids) and bool((np.diff(offsets) >= 0).all())
+        and bool((np.diff(offsets) <= max_length).all())
+    )
+    return Encoded(ids, types, offsets, split.labels, True) if good else None
+
+
 def encode(split: Split, tokenizer: Any, max_length: int, use_cache: bool = True) -> Encoded:
     """Tokenize ``split`` (truncating to ``max_length``), reading and filling the on-disk cache."""
     path = cache_dir() / f"{_key(split, tokenizer_fingerprint(tokenizer), max_length)}.npz"
     if use_cache and path.is_file():
-        with np.load(path, allow_pickle=False) as z:
-            return Encoded(z["input_ids"], z["token_type_ids"], z["offsets"], split.labels, True)
+        cached = read_entry(path, split, max_length)
+        if cached is not None:
+            return cached
     encoded = _tokenize(split, tokenizer, max_length)
     if use_cache:
-        with atomic_file(path) as tmp, open(tmp, "wb") as f:
-            np.savez(
-                f,
-                input_ids=encoded.input_ids,
-                token_type_ids=encoded.token_type_ids,
-                offsets=encoded.offsets,
-            )
+        try:
+            with atomic_file(path) as tmp, open(tmp, "wb") as f:
+                np.savez(
+                    f,
+                    input_ids=encoded.input_ids,
+                    token_type_ids=encoded.token_type_ids,
+                    offsets=encoded.offsets,
+                )
+        except OSError:
+            pass  # a cache that cannot be written (full, read-only) only costs speed
     return encoded

@@ -188,6 +188,9 @@ def split_from_rows(task: Task, split: str, rows: Any, where: Path) -> Split:
         labels = None
     elif task.is_regression:
         labels = raw.astype(np.float32)
+        bad = np.flatnonzero(~np.isfinite(labels))
+        if len(bad):
+            raise DataError(f"{where}: row {int(bad[0])} has label {raw[bad[0]]!r}, not a finite number.", "")
     else:
         bad = np.flatnonzero((raw < 0) | (raw >= task.num_labels))
         if len(bad):

@@ -10,6 +10,7 @@ from glue_cli.backends import Engine, choose_precision
 from glue_cli.custom import Files
 from glue_cli.errors import RunDirError
 from glue_cli.evaluation import evaluate_all, predict_test
+from glue_cli.guards import reading
 from glue_cli.models import label_permutation, read_label2id, resolve_model
 from glue_cli.pipeline import Prepared, limit, model_spec, open_backend, tokenize
 from glue_cli.progress import counting
@@ -53,7 +54,8 @@ def load(request: Request, role: str) -> Loaded:
         splits = limit(splits, dict.fromkeys(splits, request.max_samples))
     p = tokenize(task, splits, backend, model_path, request.max_length)
     chosen = choose_precision(p.backend, request.precision, request.amp, p.backend.devices()[0])
-    engine = p.backend.create(model_spec(p, chosen, devices=request.devices, verbose=request.verbose))
+    with reading(p.model, "model", "Pass --model with a folder holding config.json and weights."):
+        engine = p.backend.create(model_spec(p, chosen, devices=request.devices, verbose=request.verbose))
     permutation = None
     if p.task.labels is not None:
         permutation = label_permutation(p.task.labels, read_label2id(p.model))

@@ -16,7 +16,7 @@ from typing import Any
 
 from glue_cli import custom
 from glue_cli.data import Split, glue_folder, has_glue_split, read_glue_split
-from glue_cli.errors import DataError
+from glue_cli.errors import DataError, GlueError, ModelError
 from glue_cli.plugins import get_tasks
 from glue_cli.registry import normalize
 from glue_cli.tasks import Task
@@ -121,11 +121,41 @@ def record_task(model_dir: Path, task: Task, files: custom.Files) -> None:
 
 
 def read_record(model_dir: str | Path) -> dict[str, Any] | None:
+    """The model's task record, checked: a model folder is often someone else's, and its names must
+    not choose a path (``../../X``) nor crash the command with a wrong type."""
+    from glue_cli.validation import read_model_config, safe_name
+
     path = Path(model_dir) / "config.json"
     if not path.is_file():
         return None
-    record = json.loads(path.read_text(encoding="utf-8")).get(RECORD_KEY)
-    return record if isinstance(record, dict) else None
+    record = read_model_config(path).get(RECORD_KEY)
+    if not isinstance(record, dict):
+        return None
+
+    def names(value: Any, low: int, high: int) -> bool:
+        return isinstance(value, list) and low <= len(value) <= high and all(isinstance(v, str) for v in value)
+
+    labels = record.get("labels")
+    problem = None
+    if not isinstance(record.get("name"), str):
+        problem = "its name is not a string"
+    elif record.get("custom") and not names(record.get("text_fields"), 1, 2):
+        problem = "its text_fields are not one or two names"
+    elif record.get("custom") and labels is not None and not (
+        names(labels, 2, 10_000) and len(set(labels)) == len(labels)
+    ):
+        problem = "its labels are not two or more distinct names"
+    elif not isinstance(record.get("label_field"), str | None):
+        problem = "its label_field is not a string"
+    if problem:
+        raise ModelError(f"{path}: the {RECORD_KEY} record is invalid: {problem}.",
+                         "Pass a model folder saved by glue train.")
+    if record.get("custom"):
+        try:
+            safe_name(record["name"], "Task name")
+        except GlueError as exc:
+            raise ModelError(f"{path}: {exc.message}", "The model folder may not be safe to use.") from None
+    return record
 
 
 def task_from_record(record: dict[str, Any]) -> Task:

@@ -18,6 +18,7 @@ from glue_cli.atomic import atomic_file
 from glue_cli.errors import RunDirError
 from glue_cli.metrics import predictions_from_logits
 from glue_cli.tasks import Task
+from glue_cli.validation import inside, safe_name
 
 HEADER = "index\tprediction"
 ZIP_NAME = "submission.zip"
@@ -32,7 +33,14 @@ def prediction_strings(task: Task, logits: np.ndarray) -> list[str]:
 
 
 def submission_paths(task: Task, splits: list[str], out_dir: Path) -> dict[str, Path]:
-    return {split: out_dir / task.submission_file(split) for split in splits}
+    """The leaderboard file of each split, in ``out_dir``: a name from a model folder or a plugin that is
+    not a plain file name (``../x``, ``/abs/x``) is refused, never followed."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunDirError(f"Output folder {out_dir} is a file.", "Pass another --output-dir.")
+    return {
+        split: inside(out_dir, out_dir / safe_name(task.submission_file(split), "Prediction file"), "Prediction file")
+        for split in splits
+    }
 
 
 def check_free(paths: list[Path], overwrite: bool) -> None:

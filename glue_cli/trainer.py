@@ -2,23 +2,26 @@
 
 A backend only supplies the framework part (an ``Engine``: one step, logits, its weights and
 state), the way Keras keeps the fit loop once in ``trainers/`` and the per-framework steps in
-backends. Getting from names to tokenized data and a model spec is ``pipeline``'s job.
+backends. Getting from names to tokenized data and a model spec is ``pipeline``'s job; owning the
+run directory (lock, --overwrite/--resume rules) is ``runs``'s.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from glue_cli import checkpoint, sources
 from glue_cli.atomic import atomic_dir
-from glue_cli.backends import Engine, choose_precision
+from glue_cli.backends import Engine, choose_precision, warn
 from glue_cli.batching import iterate, num_batches, train_order
 from glue_cli.checkpoint import Position
 from glue_cli.config import RunConfig
+from glue_cli.custom import Files
+from glue_cli.errors import DataError
 from glue_cli.evaluation import evaluate_all, predict_test
 from glue_cli.events import (
     CheckpointSaved,
@@ -30,11 +33,14 @@ from glue_cli.events import (
     RunStarted,
     StepEnded,
 )
+from glue_cli.guards import reading, writing
 from glue_cli.optimization import OptimizerSettings, Schedule
 from glue_cli.pipeline import Prepared, files_of, limit, model_spec, open_backend, split_list, tokenize
-from glue_cli.plugins import get_plugins
+from glue_cli.plugins import get_backends, get_plugins, get_tasks
 from glue_cli.reporting import enabled_reporters
-from glue_cli.runs import RunDir, default_run_path, git_commit, prepare
+from glue_cli.runs import RunDir, claim, default_run_path, git_commit
+from glue_cli.stopping import StopOnSigterm, Stopped
+from glue_cli.validation import safe_name
 
 # Final dev-set predictions beside their labels, one <split>.tsv each, to check metrics on.
 EVAL_PREDICTIONS = "eval_predictions"
@@ -57,18 +63,37 @@ def versions() -> dict[str, str]:
 
 @dataclass
 class Progress:
-    """What the loop has done so far in this process."""
+    """What the loop has done so far in this run; ``epoch_seconds`` and ``examples`` include the
+    epochs of the processes before a --resume, so metrics.json describes the whole run."""
 
     step: int
     compiles: int
     results: dict[str, dict[str, float]] = field(default_factory=dict)
     epoch_seconds: list[float] = field(default_factory=list)
     examples: int = 0
+    this_process_seconds: list[float] = field(default_factory=list)
 
 
-def run_files(config: RunConfig) -> Any:
+def run_files(config: RunConfig) -> Files:
     return files_of(config.train_file, config.validation_file, config.test_file, config.text_fields,
                     config.label_field, config.labels)
+
+
+def run_task_name(config: RunConfig) -> str:
+    """The task's name before any data is read: the registered one, or a custom name safe as a folder name."""
+    if run_files(config).given:
+        return safe_name(config.task, "Task name")
+    return get_tasks().get(config.task).name
+
+
+def run_path(config: RunConfig, task_name: str) -> Path:
+    if config.output_dir:
+        return Path(config.output_dir)
+    if config.resume:
+        from glue_cli.errors import ConfigError
+
+        raise ConfigError("--resume needs --output-dir: the run directory to continue.", "")
+    return default_run_path(task_name, get_backends().get(config.backend).name)
 
 
 def prepare_training(config: RunConfig) -> Prepared:
@@ -80,23 +105,37 @@ def prepare_training(config: RunConfig) -> Prepared:
     return tokenize(task, limit(splits, limits), backend, config.model, config.max_seq_length)
 
 
-def build_engine(p: Prepared, config: RunConfig, precision: str, run: RunDir, verbose: bool) -> tuple[Engine, Position]:
+def build_engine(
+    p: Prepared, config: RunConfig, precision: str, run: RunDir, total_steps: int, verbose: bool,
+) -> tuple[Engine, Position]:
     """A fresh engine on the prepared model, or the checkpoint's model and state with --resume."""
     start = checkpoint.read(run.checkpoint) if config.resume else Position(0, 0, p.backend.name)
+    if start.step > total_steps:
+        raise DataError(f"{run.checkpoint}: the checkpoint is at step {start.step}, past this run's "
+                        f"{total_steps} steps.", "Resume with the run's settings.")
+    weights = checkpoint.model_path(run.checkpoint) if config.resume else p.model
     spec = model_spec(
-        p, precision, path=checkpoint.model_path(run.checkpoint) if config.resume else None,
-        xla=config.xla, seed=config.seed, devices=config.devices, verbose=verbose,
+        p, precision, path=weights, xla=config.xla, seed=config.seed, devices=config.devices, verbose=verbose,
         optimizer=OptimizerSettings(weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm),
     )
-    engine = p.backend.create(spec)
+    with reading(weights, "model", "Pass --model with a folder holding config.json and weights."):
+        engine = p.backend.create(spec)
     if config.resume:
-        checkpoint.restore(engine, run.checkpoint, start, p.backend.name)
+        with reading(run.checkpoint, "checkpoint", "Pass --overwrite instead of --resume to start again."):
+            checkpoint.restore(engine, run.checkpoint, start, p.backend.name)
     return engine, start
 
 
+def save_checkpoint(engine: Engine, run: RunDir, position: Position) -> None:
+    """The resumable state, swapped in whole; a failed write (full disk) keeps the previous one."""
+    hint = "The previous checkpoint is kept: free space, then rerun with --resume."
+    with writing(run.checkpoint, "checkpoint", hint):
+        checkpoint.save(engine, run.checkpoint, position)
+
+
 def train_epoch(
-    engine: Engine, p: Prepared, config: RunConfig, epoch: int, schedule: Schedule, progress: Progress,
-    steps_per_epoch: int, emit: EventSink,
+    engine: Engine, p: Prepared, config: RunConfig, run: RunDir, epoch: int, schedule: Schedule,
+    progress: Progress, steps_per_epoch: int, emit: EventSink, stop: StopOnSigterm,
 ) -> None:
     """One pass over the training rows (the ones not yet seen when resuming mid-epoch)."""
     train_data = p.encoded["train"]
@@ -118,22 +157,29 @@ def train_epoch(
         loss_sum += loss * batch.num_examples
         seen += batch.num_examples
         emit(StepEnded(progress.step, epoch + 1, loss, rate, batch.num_examples, time.perf_counter() - t_step))
+        if stop.requested:  # SIGTERM: keep this step's state, then exit
+            save_checkpoint(engine, run, Position(progress.step, epoch, p.backend.name, progress.epoch_seconds,
+                                                  progress.examples + seen))
+            emit(CheckpointSaved(str(run.checkpoint), progress.step, epoch))
+            raise Stopped(f"Stopped by SIGTERM at step {progress.step}; checkpoint saved in {run.checkpoint}.",
+                          "Rerun with --resume to continue.")
     seconds = time.perf_counter() - t_epoch
     progress.epoch_seconds.append(seconds)
+    progress.this_process_seconds.append(seconds)
     progress.examples += seen
     emit(EpochEnded(epoch + 1, seconds, loss_sum / max(1, seen), seen, seen / seconds))
 
 
 def save_final_model(engine: Engine, p: Prepared, run: RunDir, config: RunConfig) -> None:
     """model/: the weights, the tokenizer and the task record that glue eval/predict rebuild the task from."""
-    with atomic_dir(run.model) as tmp:
+    with writing(run.model, "model", "Free space, then rerun with --resume."), atomic_dir(run.model) as tmp:
         engine.save_model(tmp)
         p.tokenizer.save_pretrained(str(tmp))
         sources.record_task(tmp, p.task, run_files(config))
 
 
-def summarize(p: Prepared, precision: str, progress: Progress, start: Position) -> dict[str, Any]:
-    """What metrics.json holds."""
+def summarize(p: Prepared, precision: str, progress: Progress) -> dict[str, Any]:
+    """What metrics.json holds: the whole run's totals, across --resume."""
     seconds = sum(progress.epoch_seconds)
     return {
         "task": p.task.name,
@@ -143,27 +189,41 @@ def summarize(p: Prepared, precision: str, progress: Progress, start: Position) 
         "train": {
             "seconds": round(seconds, 3),
             "epoch_seconds": [round(s, 3) for s in progress.epoch_seconds],
-            "steps": progress.step - start.step,
+            "steps": progress.step,
             "examples_per_second": round(progress.examples / seconds, 2) if seconds else 0.0,
         },
     }
 
 
 def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict[str, Any]:
+    """Claim the run directory (checks, lock, --overwrite/--resume rules) before any work, then train.
+
+    ``--resume`` on a finished run changes nothing and returns its metrics.json.
+    """
+    task_name = run_task_name(config)
+    path = run_path(config, task_name)
+    with claim(path, {**config.to_dict(), "task": task_name}) as claimed:
+        if claimed.finished is not None:
+            warn(f"The run in {path} has already finished; its metrics.json is unchanged.")
+            return claimed.finished
+        with StopOnSigterm() as stop:
+            return fit(replace(config, output_dir=str(path)), claimed.run, stop, verbose, quiet)
+
+
+def fit(config: RunConfig, run: RunDir, stop: StopOnSigterm, verbose: bool = False,
+        quiet: bool = False) -> dict[str, Any]:
     """Fine-tune, evaluate after each epoch, checkpoint, save; returns what metrics.json holds."""
     started = time.perf_counter()
     # Before any work: an unknown or uninstalled --report-to reporter is one line, not a late failure.
     reporters = enabled_reporters(split_list(config.report_to) or (), get_plugins().pm)
     p = prepare_training(config)
     precision = choose_precision(p.backend, config.precision, config.amp, p.backend.devices()[0])
-    run = prepare(Path(config.output_dir or default_run_path(p.task.name, p.backend.name)),
-                  config.overwrite, config.resume)
     emit = EventSink(get_plugins().pm, reporters)
 
     steps_per_epoch = num_batches(len(p.encoded["train"]), config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     schedule = Schedule.from_ratio(config.learning_rate, total_steps, config.warmup_ratio)
-    engine, start = build_engine(p, config, precision, run, verbose)
+    engine, start = build_engine(p, config, precision, run, total_steps, verbose)
     run.write_config({
         **config.to_dict(),
         "task": p.task.name, "backend": p.backend.name, "model_path": p.model,
@@ -177,25 +237,30 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
         {s: e.cached for s, e in p.encoded.items()},
     ))
 
-    progress = Progress(step=start.step, compiles=engine.compile_count())
+    progress = Progress(step=start.step, compiles=engine.compile_count(),
+                        epoch_seconds=list(start.epoch_seconds), examples=start.examples)
     for epoch in range(start.step // steps_per_epoch, config.epochs):
-        train_epoch(engine, p, config, epoch, schedule, progress, steps_per_epoch, emit)
+        train_epoch(engine, p, config, run, epoch, schedule, progress, steps_per_epoch, emit, stop)
         last = epoch + 1 == config.epochs
         progress.results = evaluate_all(
             engine, p, config.eval_batch_size, config.max_seq_length, emit, epoch + 1,
             predictions_dir=run.path / EVAL_PREDICTIONS if last else None,
         )
-        checkpoint.save(engine, run.checkpoint, Position(progress.step, epoch + 1, p.backend.name))
+        save_checkpoint(engine, run, Position(progress.step, epoch + 1, p.backend.name, progress.epoch_seconds,
+                                              progress.examples))
         emit(CheckpointSaved(str(run.checkpoint), progress.step, epoch + 1))
+    if start.step == total_steps:  # resumed after the last checkpoint: the final save did not finish
+        progress.results = evaluate_all(engine, p, config.eval_batch_size, config.max_seq_length, None,
+                                        config.epochs, predictions_dir=run.path / EVAL_PREDICTIONS)
 
     save_final_model(engine, p, run, config)
-    summary = summarize(p, precision, progress, start)
+    summary = summarize(p, precision, progress)
     if config.do_predict:
         summary["predictions"] = predict_test(
             engine, p, config.eval_batch_size, config.max_seq_length, run.predictions, overwrite=True
         )
-    run.write_metrics(summary)
-    train_seconds = sum(progress.epoch_seconds)
-    emit(RunEnded(progress.results, train_seconds, time.perf_counter() - started, progress.compiles,
-                  progress.epoch_seconds))
+    with writing(run.metrics, "metrics", "Free space, then rerun with --resume."):
+        run.write_metrics(summary)
+    emit(RunEnded(progress.results, sum(progress.this_process_seconds), time.perf_counter() - started,
+                  progress.compiles, progress.this_process_seconds))
     return summary

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from glue_cli.api import Event, RunEnded, RunStarted, hookimpl
+from glue_cli.api import Event, RunEnded, RunStarted, hookimpl, json_safe
 
 
 class HistoryReporter:
@@ -22,7 +22,9 @@ class HistoryReporter:
             self.file = open(Path(event.run_dir) / "history.jsonl", "a", encoding="utf-8")
         if self.file is None:
             return
-        self.file.write(json.dumps({"time": round(time.time(), 3), **event.to_dict()}) + "\n")
+        # Strict JSON lines: a NaN loss or metric is null (a bare NaN breaks every JSON reader but Python's).
+        record = json_safe({"time": round(time.time(), 3), **event.to_dict()})
+        self.file.write(json.dumps(record, allow_nan=False) + "\n")
         self.file.flush()
         if isinstance(event, RunEnded):
             self.close()

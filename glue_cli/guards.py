@@ -1,0 +1,41 @@
+"""Failures reading or writing a run's files, as one line naming the file (``--verbose`` keeps the cause).
+
+A truncated safetensors file, a full disk or a read-only folder surface deep inside
+transformers, safetensors or a framework, as whatever exception those raise; these context
+managers turn them into the one-line errors the CLI prints, without hiding GlueErrors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from glue_cli.errors import GlueError, ModelError, RunDirError
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+@contextmanager
+def reading(path: Path | str, what: str, hint: str = "") -> Iterator[None]:
+    """Loading ``what`` from ``path``: any failure is a ModelError naming it."""
+    try:
+        yield
+    except GlueError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"Cannot load the {what} in {path}: {first_line(exc)}.", hint) from exc
+
+
+@contextmanager
+def writing(path: Path | str, what: str, hint: str = "") -> Iterator[None]:
+    """Writing ``what`` to ``path`` (a full disk, a read-only folder): a RunDirError naming it."""
+    try:
+        yield
+    except GlueError:
+        raise
+    except Exception as exc:
+        raise RunDirError(f"Cannot write the {what} in {path}: {first_line(exc)}.", hint) from exc
