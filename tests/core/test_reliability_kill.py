@@ -15,7 +15,7 @@ import pytest
 
 from helpers import framework_installed
 
-DRIVER = Path(__file__).parent / "killpoints.py"
+DRIVER = Path(__file__).parent.parent / "killpoints.py"  # a helper module at tests/
 
 
 def kill_and_resume(tmp_path, model, backend, points, mode="kill"):
