@@ -24,7 +24,7 @@ SEED = 42
 
 def mrpc_splits(max_train: int | None, max_eval: int | None) -> tuple[Any, Any, Any]:
     """(task, train split, dev split): the first rows of each, as ``--max-train-samples`` takes them."""
-    from glue_cli.data import read_glue_split
+    from glue_cli.data.glue_folder import read_glue_split
     from glue_plugins.glue_tasks import TASKS
 
     task = next(t for t in TASKS if t.name == "mrpc")
@@ -41,13 +41,13 @@ def columns(split: Any) -> dict[str, list[Any]]:
 
 
 def model_path() -> str:
-    from glue_cli.models import bundled_model_path
+    from glue_cli.training.models import bundled_model_path
 
     return str(bundled_model_path())
 
 
 def scores(task: Any, labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
-    from glue_cli.metrics import compute
+    from glue_cli.training.metrics import compute
 
     return {k: round(float(v), 4) for k, v in compute(task.metrics, labels, predictions).items()}
 

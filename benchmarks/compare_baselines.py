@@ -76,7 +76,7 @@ def main() -> None:
                         help="Also time the Trainer with --bf16 where bf16 is not native (emulated: very slow).")
     parser.add_argument("--json", action="store_true", help="Print everything as one JSON object instead.")
     args = parser.parse_args()
-    from glue_cli.backends import cpu_has_native_bf16
+    from glue_cli.training.backends import cpu_has_native_bf16
 
     native = cpu_has_native_bf16()
     bench = run_glue_bench(args.rows, args.epochs, args.eval_rows, args.modes)

@@ -36,8 +36,8 @@ def main() -> None:
         set_seed,
     )
 
-    from glue_cli.metrics import compute
-    from glue_cli.models import bundled_model_path
+    from glue_cli.training.metrics import compute
+    from glue_cli.training.models import bundled_model_path
 
     task, train, dev = mrpc_splits(args.max_train_samples, args.max_eval_samples)
     model_path = str(bundled_model_path())

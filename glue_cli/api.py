@@ -9,27 +9,10 @@ Importing it loads no deep-learning framework.
 from __future__ import annotations
 
 from glue_cli import PLUGIN_API_VERSION
-from glue_cli.atomic import json_safe
-from glue_cli.backends import (
-    FRAMEWORKS,
-    PRECISIONS,
-    Backend,
-    BackendBase,
-    Engine,
-    ModelSpec,
-    cpu_has_native_bf16,
-)
-from glue_cli.batching import Batch
-from glue_cli.data import Split, read_glue_split
+from glue_cli.data.batching import Batch
+from glue_cli.data.glue_folder import Split, read_glue_split
+from glue_cli.data.tasks import GlueLayout, Task
 from glue_cli.display import console, metrics_table
-from glue_cli.engine_base import (
-    EngineBase,
-    batch_labels,
-    label_arguments,
-    load_error,
-    quiet_transformers,
-    write_pretrained,
-)
 from glue_cli.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -39,7 +22,29 @@ from glue_cli.errors import (
     RunDirError,
     UnknownNameError,
 )
-from glue_cli.events import (
+from glue_cli.plugins.hookspecs import hookimpl
+from glue_cli.plugins.installation import pip_install_extra
+from glue_cli.plugins.manager import get_backends, get_plugins, get_tasks
+from glue_cli.runs.atomic import json_safe
+from glue_cli.testing import check_backend
+from glue_cli.training.backends import (
+    FRAMEWORKS,
+    PRECISIONS,
+    Backend,
+    BackendBase,
+    Engine,
+    ModelSpec,
+    cpu_has_native_bf16,
+)
+from glue_cli.training.engine_base import (
+    EngineBase,
+    batch_labels,
+    label_arguments,
+    load_error,
+    quiet_transformers,
+    write_pretrained,
+)
+from glue_cli.training.events import (
     CheckpointSaved,
     Compiled,
     EpochEnded,
@@ -50,14 +55,9 @@ from glue_cli.events import (
     RunStarted,
     StepEnded,
 )
-from glue_cli.hookspecs import hookimpl
-from glue_cli.installation import pip_install_extra
-from glue_cli.optimization import OptimizerSettings, decays
-from glue_cli.plugins import get_backends, get_plugins, get_tasks
-from glue_cli.tasks import GlueLayout, Task
-from glue_cli.testing import check_backend
-from glue_cli.tinymodel import make_tiny_bert
-from glue_cli.weights import WEIGHTS, has_safetensors, read_safetensors
+from glue_cli.training.optimization import OptimizerSettings, decays
+from glue_cli.training.tinymodel import make_tiny_bert
+from glue_cli.training.weights import WEIGHTS, has_safetensors, read_safetensors
 
 __all__ = [
     # The version of this API, and the hook marker.

@@ -18,12 +18,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from glue_cli import __version__
-from glue_cli.atomic import json_safe
-from glue_cli.bench import DEFAULT_MODES as DEFAULT_BENCH_MODES
 from glue_cli.config import default_of, resolve, setting, setting_with_source
 from glue_cli.display import console, error_line, listing_table, metrics_table, print_listing
 from glue_cli.errors import ConfigError, GlueError
-from glue_cli.plugins import blame, get_backends, get_plugins, get_tasks, register_commands
+from glue_cli.plugins.manager import blame, get_backends, get_plugins, get_tasks, register_commands
+from glue_cli.runs.atomic import json_safe
+from glue_cli.training.bench import DEFAULT_MODES as DEFAULT_BENCH_MODES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -264,7 +264,7 @@ def train(
     verbose: Verbose = False,
 ) -> None:
     """Fine-tune a model on TASK (or on your own files), evaluate on dev after each epoch, save the run."""
-    from glue_cli import trainer
+    from glue_cli.training import trainer
 
     flags = {k: v for k, v in locals().items() if k not in {"config", "json_out", "quiet", "verbose"}}
     flags["overwrite"] = overwrite or None
@@ -285,8 +285,8 @@ def files_given(
     validation_file: Path | None = None, test_file: Path | None = None, text_fields: str | None = None,
     label_field: str | None = None,
 ) -> Any:
-    from glue_cli.custom import Files
-    from glue_cli.pipeline import split_list
+    from glue_cli.data.custom import Files
+    from glue_cli.training.pipeline import split_list
 
     return Files(
         None, str(validation_file) if validation_file else None, str(test_file) if test_file else None,
@@ -315,7 +315,7 @@ def evaluate(
     verbose: Verbose = False,
 ) -> None:
     """Evaluate a saved model on TASK's dev split(s), or on --validation-file."""
-    from glue_cli import inference
+    from glue_cli.training import inference
 
     seq_length = checked_inference(model, batch_size, max_seq_length, max_eval_samples, devices, precision)
     warn_broken_plugins()
@@ -360,7 +360,7 @@ def predict(
     verbose: Verbose = False,
 ) -> None:
     """Write TASK's test-set predictions in the GLUE leaderboard format (<NAME>.tsv: index, prediction)."""
-    from glue_cli import inference
+    from glue_cli.training import inference
 
     seq_length = checked_inference(model, batch_size, max_seq_length, None, devices, precision)
     warn_broken_plugins()
@@ -441,7 +441,7 @@ def bench(
     One row per cell: examples/s, real tokens/s, padding efficiency, time to first step, compiles,
     peak memory, model FLOP utilisation. Run it on an otherwise idle machine.
     """
-    from glue_cli import bench as bench_core
+    from glue_cli.training import bench as bench_core
 
     settings = bench_core.BenchSettings(
         task=task, backends=bench_core.split_names(backend), modes=bench_core.split_names([modes]), rows=rows,
@@ -520,7 +520,7 @@ def new_plugin(
     ] = False,
 ) -> None:
     """Create a ready-to-install plugin package in ./NAME: pyproject.toml, module, test, README."""
-    from glue_cli import scaffold
+    from glue_cli.plugins import scaffold
 
     folder = scaffold.create(name, kind, directory, overwrite)
     console().print(
@@ -545,7 +545,7 @@ def install_plugins(
     upgrade: Annotated[bool, typer.Option("--upgrade", "-U", help="Upgrade to the newest version.")] = False,
 ) -> None:
     """Install plugins with pip, into the environment glue runs in. Other pip options pass through."""
-    from glue_cli import installer
+    from glue_cli.plugins import installer
 
     installer.run_pip("install", installer.install_args(specs or [], editable or [], upgrade, ctx.args))
 
@@ -560,7 +560,7 @@ def uninstall_plugins(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Uninstall plugin packages with pip, from the environment glue runs in."""
-    from glue_cli import installer
+    from glue_cli.plugins import installer
 
     packages = installer.distributions_to_uninstall(names, installer.plugin_distributions())
     installer.run_pip("uninstall", installer.uninstall_args(packages, yes))
@@ -605,7 +605,7 @@ def list_runs(
     json_out: Annotated[bool, typer.Option("--json", help="Print the runs as JSON on stdout.")] = False,
 ) -> None:
     """Runs under DIR: task, backend, precision, lr, epochs, best dev metric, time, speed, status."""
-    from glue_cli import runlist
+    from glue_cli.runs import runlist
 
     runs = runlist.find_runs(directory)
     if json_out:
@@ -628,7 +628,7 @@ def report(
     ] = Path("report.html"),
 ) -> None:
     """Draw loss, learning rate and dev metrics of one or more runs on shared axes (needs the report extra)."""
-    from glue_cli.report import write_report
+    from glue_cli.runs.report import write_report
 
     written = write_report(list(runs), output)
     console().print(f"Wrote {escape(str(written))}", soft_wrap=True, highlight=False)
@@ -667,7 +667,7 @@ def data_fetch(
     json_out: DataJson = False,
 ) -> None:
     """Write TASKs' hub splits (nyu-mll/glue) in the GLUE download's layout, the files GLUE_DIR reads."""
-    from glue_cli import fetch
+    from glue_cli.data import fetch
 
     registry = get_tasks()
     done = fetch.fetch([registry.get(name) for name in tasks], to, overwrite)
@@ -687,7 +687,7 @@ def data_fetch(
 @user_errors
 def data_list(json_out: DataJson = False) -> None:
     """What GLUE data is here: tasks under $GLUE_DIR and hub configs in the datasets cache, and where."""
-    from glue_cli import fetch
+    from glue_cli.data import fetch
 
     found = fetch.available(list(get_tasks()))
     if json_out:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from glue_cli import PLUGIN_API_VERSION, __version__
-from glue_cli.backends import cpu_has_native_bf16
-from glue_cli.installation import source_checkout
-from glue_cli.plugins import get_backends, get_plugins
-from glue_cli.runs import git_commit
+from glue_cli.plugins.installation import source_checkout
+from glue_cli.plugins.manager import get_backends, get_plugins
+from glue_cli.runs.rundir import git_commit
+from glue_cli.training.backends import cpu_has_native_bf16
 
 PACKAGES = (
     "transformers", "tokenizers", "safetensors", "numpy", "scikit-learn", "scipy", "torch", "tensorflow",

@@ -11,9 +11,9 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from glue_cli.backends import install_hint
 from glue_cli.display import listing_table
-from glue_cli.plugins import get_backends, get_tasks
+from glue_cli.plugins.manager import get_backends, get_tasks
+from glue_cli.training.backends import install_hint
 
 
 def task_rows() -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from glue_cli.batching import Batch
+from glue_cli.data.batching import Batch
 from glue_cli.display import console
 
 

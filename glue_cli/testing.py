@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from glue_cli import checkpoint
-from glue_cli.backends import Backend, Engine, ModelSpec
-from glue_cli.batching import Batch, iterate
-from glue_cli.checkpoint import Position
-from glue_cli.features import Encoded
-from glue_cli.pipeline import open_backend
-from glue_cli.tinymodel import make_tiny_bert
+from glue_cli.data.batching import Batch, iterate
+from glue_cli.data.features import Encoded
+from glue_cli.training import checkpoint
+from glue_cli.training.backends import Backend, Engine, ModelSpec
+from glue_cli.training.checkpoint import Position
+from glue_cli.training.pipeline import open_backend
+from glue_cli.training.tinymodel import make_tiny_bert
 
 ROWS, MAX_LENGTH, VOCAB = 8, 64, 60
 # One step's loss and logits may differ by float reordering between a batch and the same

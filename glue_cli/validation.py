@@ -126,7 +126,7 @@ def read_model_config(path: Path) -> dict[str, Any]:
 
 def position_limit(model: str) -> int | None:
     """The longest input a local model takes (None for a hub id or a folder we cannot read yet)."""
-    from glue_cli.models import resolve_model
+    from glue_cli.training.models import resolve_model
 
     try:
         path = Path(resolve_model(model))

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 for _switch in ("USE_TORCH", "USE_TF", "USE_FLAX"):
     os.environ.setdefault(_switch, "AUTO")
 
-from glue_cli.tinymodel import make_tiny_bert  # noqa: E402
+from glue_cli.training.tinymodel import make_tiny_bert  # noqa: E402
 from helpers import FAST, FRAMEWORK_MODULES, Result, framework_installed, glue_dir, isolated, ok  # noqa: E402
 
 # Tests that name no backend run on the default (torch) or, where torch is absent (the tf and

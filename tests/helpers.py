@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from glue_cli import events, plugins
 from glue_cli.cli import build_app
-from glue_cli.hookspecs import hookimpl
+from glue_cli.plugins import manager as plugins
+from glue_cli.plugins.hookspecs import hookimpl
+from glue_cli.training import events
 
 
 @dataclass

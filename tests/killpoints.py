@@ -36,10 +36,11 @@ def child(backend: str, model: str, out: Path, extra: tuple[str, ...], kill_at: 
     With SIGTERM only training steps are probes: the signal is meant for a run that is training."""
     from typer.testing import CliRunner
 
-    import glue_cli.trainer as trainer
-    from glue_cli import events, plugins
+    import glue_cli.training.trainer as trainer
     from glue_cli.cli import build_app
-    from glue_cli.hookspecs import hookimpl
+    from glue_cli.plugins import manager as plugins
+    from glue_cli.plugins.hookspecs import hookimpl
+    from glue_cli.training import events
     from helpers import reset_plugins
 
     count = 0
@@ -147,7 +148,7 @@ def main() -> None:
 
     transformers.AutoTokenizer  # noqa: B018
     from glue_cli.cli import build_app
-    from glue_cli.plugins import get_backends, get_tasks
+    from glue_cli.plugins.manager import get_backends, get_tasks
 
     build_app(), get_backends(), get_tasks()  # plugin modules, typer, pydantic: imported once, here
     getattr(transformers, {"torch": "AutoModelForSequenceClassification", "tf": "TFAutoModelForSequenceClassification",

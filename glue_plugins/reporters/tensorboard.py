@@ -24,7 +24,7 @@ FOLDER = "tensorboard"
 
 
 class TensorBoardReporter:
-    # Events only in runs whose --report-to names this plugin (glue_cli.reporting).
+    # Events only in runs whose --report-to names this plugin (glue_cli.plugins.reporting).
     opt_in = True
 
     @property

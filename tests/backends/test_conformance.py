@@ -31,7 +31,7 @@ def test_a_backend_that_resumes_wrongly_fails_the_suite(tmp_path, monkeypatch):
 def test_a_backend_that_counts_filler_rows_fails_the_suite(tmp_path, monkeypatch):
     if not framework_installed("torch"):
         pytest.skip("needs torch")
-    from glue_cli.batching import Batch
+    from glue_cli.data.batching import Batch
 
     monkeypatch.setattr(Batch, "weights", property(lambda self: self.example_index * 0.0 + 1.0))
     with pytest.raises(AssertionError, match="filler rows"):

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from glue_cli.backends import ModelSpec
-from glue_cli.batching import Batch
+from glue_cli.data.batching import Batch
+from glue_cli.training.backends import ModelSpec
 from helpers import FAST, FRAMEWORK_MODULES, framework_installed, glue_interrupted, ok, reset_plugins
 
 BACKENDS = list(FRAMEWORK_MODULES)
@@ -62,7 +62,7 @@ def a_batch(rows: int = 2, length: int = 16) -> Batch:
 
 
 def engine(backend, model, precision):
-    from glue_cli.plugins import get_backends
+    from glue_cli.plugins.manager import get_backends
 
     reset_plugins()
     spec = ModelSpec(path=str(model), num_labels=2, regression=False, id2label={0: "0", 1: "1"}, precision=precision)

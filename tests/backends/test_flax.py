@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glue_cli.backends import ModelSpec
-from glue_cli.batching import Batch
+from glue_cli.data.batching import Batch
+from glue_cli.training.backends import ModelSpec
 from helpers import FAST, glue, ok
 
 pytestmark = pytest.mark.flax
@@ -102,7 +102,7 @@ def test_loads_pytorch_safetensors_without_torch(tiny_model):
         "import sys; sys.modules['torch'] = None\n"  # any `import torch` now fails
         "import numpy as np\n"
         "from safetensors.numpy import load_file\n"
-        "from glue_cli.backends import ModelSpec\n"
+        "from glue_cli.training.backends import ModelSpec\n"
         "from glue_plugins.flax_backend.engine import FlaxEngine\n"
         f"e = FlaxEngine(ModelSpec(path={str(tiny_model)!r}, num_labels=2, regression=False,\n"
         "                          id2label={0: '0', 1: '1'}))\n"
@@ -135,7 +135,7 @@ def test_weight_decay_spares_biases_and_layernorm(tiny_model):
 
     from flax.traverse_util import flatten_dict
 
-    from glue_cli.optimization import OptimizerSettings
+    from glue_cli.training.optimization import OptimizerSettings
     from glue_plugins.flax_backend.engine import FlaxEngine
 
     base = ModelSpec(path=str(tiny_model), num_labels=2, regression=False, id2label={0: "0", 1: "1"})
@@ -209,8 +209,8 @@ def test_regression_head_trains_on_float_targets(tiny_model):
 
 
 def test_last_partial_batch_is_evaluated_once(tiny_model, real_glue):
-    from glue_cli.evaluation import split_logits
-    from glue_cli.pipeline import prepare_data
+    from glue_cli.training.evaluation import split_logits
+    from glue_cli.training.pipeline import prepare_data
     from glue_plugins.flax_backend.backend import FlaxBackend
 
     p = prepare_data("mrpc", "flax", str(tiny_model), None, ["validation"], 128,

@@ -74,7 +74,7 @@ def capture_engine(monkeypatch):
 
 
 def a_batch(labels=(1, 0)):
-    from glue_cli.batching import Batch
+    from glue_cli.data.batching import Batch
 
     ids = np.array([[2, 10, 11, 12, 3, 0, 0, 0], [2, 20, 21, 3, 22, 23, 3, 0]], dtype=np.int32)
     types = np.array([[0] * 8, [0, 0, 0, 0, 1, 1, 1, 0]], dtype=np.int32)
@@ -187,7 +187,7 @@ print(json.dumps(out.tolist()))
 
 
 def assert_same_logits_as_torch(model_dir):
-    from glue_cli.backends import ModelSpec
+    from glue_cli.training.backends import ModelSpec
     from glue_plugins.tf_backend.backend import TFBackend
 
     batch = a_batch()

@@ -8,11 +8,11 @@ from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score
 
 from glue_cli import config as cfg
-from glue_cli import metrics
-from glue_cli.batching import epoch_order, iterate, padded_length
+from glue_cli.data.batching import epoch_order, iterate, padded_length
+from glue_cli.data.features import Encoded
 from glue_cli.errors import ConfigError
-from glue_cli.features import Encoded
-from glue_cli.optimization import Schedule, decays
+from glue_cli.training import metrics
+from glue_cli.training.optimization import Schedule, decays
 
 
 def encoded(lengths, labels=None):

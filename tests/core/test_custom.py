@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glue_cli.custom import Files, infer_labels, load, read_rows
+from glue_cli.data.custom import Files, infer_labels, load, read_rows
 from glue_cli.errors import DataError
 from helpers import ok, one_line_error, reset_plugins
 

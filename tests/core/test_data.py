@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glue_cli.data import read_glue_split
+from glue_cli.data.glue_folder import read_glue_split
 from glue_cli.errors import DataError
 from glue_plugins.glue_tasks import TASKS
 
@@ -75,7 +75,7 @@ def test_missing_column(tmp_path):
 
 
 def test_a_csv_layout_file_is_standard_csv(tmp_path):
-    from glue_cli.tasks import GlueLayout, Task
+    from glue_cli.data.tasks import GlueLayout, Task
 
     task = Task(name="csvtask", text_fields=("text",), labels=("no", "yes"), metrics=("accuracy",),
                 glue=GlueLayout("X", {"train": "train.csv", "validation": "dev.tsv"}, ("text",), "label"))

@@ -5,13 +5,14 @@ import io
 import pytest
 from rich.console import Console
 
-from glue_cli import installation, listing
+from glue_cli import listing
 from glue_cli.display import print_listing
+from glue_cli.plugins import installation
 from helpers import glue, ok, pip_install_target, reset_plugins, setuptools_project, write_files
 
 LONG_TASK = '''
-from glue_cli.hookspecs import hookimpl
-from glue_cli.tasks import Task
+from glue_cli.plugins.hookspecs import hookimpl
+from glue_cli.data.tasks import Task
 
 
 @hookimpl
@@ -117,7 +118,7 @@ def test_broken_plugins_are_warned_about_by_tasks_and_backends(tmp_path, monkeyp
 
 def test_backend_help_lists_the_backends_installed(tmp_path, monkeypatch):
     module = '''
-from glue_cli.hookspecs import hookimpl
+from glue_cli.plugins.hookspecs import hookimpl
 
 
 class Turbo:

@@ -44,7 +44,7 @@ def test_the_console_shows_evaluation_under_way_on_a_terminal_only(monkeypatch):
 
     from rich.console import Console
 
-    from glue_cli import events
+    from glue_cli.training import events
     from glue_plugins.reporters import console as console_reporter
 
     screen = io.StringIO()

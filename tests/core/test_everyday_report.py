@@ -8,7 +8,7 @@ import zlib
 import pytest
 from test_everyday_runs import fake_run
 
-from glue_cli import report
+from glue_cli.runs import report
 from helpers import glue, ok
 
 pytest.importorskip("matplotlib")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from glue_cli import events
-from glue_cli.runlist import read_history
+from glue_cli.runs.runlist import read_history
+from glue_cli.training import events
 from helpers import glue, ok
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glue_cli.data import Split, read_glue_split
-from glue_cli.plugins import get_tasks
+from glue_cli.data.glue_folder import Split, read_glue_split
+from glue_cli.plugins.manager import get_tasks
 from helpers import glue, ok
 from hub_folder import CONFIGS, build_hub_folder
 
@@ -60,7 +60,7 @@ def assert_same_split(a: Split, b: Split) -> None:
 
 @pytest.mark.parametrize("name", TASKS)
 def test_hub_rows_and_labels_equal_the_glue_folders(name, hub, real_glue):
-    from glue_cli import sources
+    from glue_cli.data import sources
 
     t = task(name)
     read = sources.read_named_splits(t, None, list(SPLITS))  # no --data-dir, no GLUE_DIR: the hub
@@ -119,7 +119,7 @@ def test_fetch_writes_files_glue_dir_reads_back_identically(name, hub, real_glue
 
 
 def test_fetched_folder_serves_as_glue_dir_for_training_data(hub, tmp_path, monkeypatch):
-    from glue_cli import sources
+    from glue_cli.data import sources
 
     result = ok("data", "fetch", "mrpc", "cola", "--to", tmp_path / "glue_data", "--json")
     written = result.json()
@@ -162,7 +162,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """A machine without network and without HF_HUB_OFFLINE: the probe fails, datasets must not try."""
     from huggingface_hub import constants
 
-    from glue_cli import hub
+    from glue_cli.data import hub
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
@@ -174,7 +174,7 @@ def test_without_network_a_cached_hub_dataset_is_read_from_the_cache(hub, fresh_
                                                                       monkeypatch, real_glue):
     from huggingface_hub import constants
 
-    from glue_cli.hub import read_hub_split
+    from glue_cli.data.hub import read_hub_split
 
     read_hub_split(task("mrpc"), "validation")  # the first run, which put MRPC in the cache
     # What that run would have cached had it read nyu-mll/glue itself (the folder is named like the repo):

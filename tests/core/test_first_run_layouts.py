@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import glue_fixtures
-from glue_cli import fetch
-from glue_cli.data import read_glue_split
-from glue_cli.plugins import get_tasks
+from glue_cli.data import fetch
+from glue_cli.data.glue_folder import read_glue_split
+from glue_cli.plugins.manager import get_tasks
 
 
 def round_trip(name: str, source: Path, tmp_path: Path) -> list[tuple[Path, Path]]:
@@ -55,7 +55,7 @@ def test_files_holding_only_hub_columns_come_out_byte_for_byte(name, real_glue, 
 
 
 def test_texts_with_tabs_or_newlines_are_flattened_and_counted():
-    from glue_cli.data import Split
+    from glue_cli.data.glue_folder import Split
 
     task = get_tasks().get("sst2")
     split = Split("train", [("a\tb",), ("c\r\nd",), ("e",)], np.array([0, 1, 0]), ["0", "1", "2"], Path("x"))

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glue_cli.custom import Files, load, read_rows
-from glue_cli.data import read_glue_split
+from glue_cli.data.custom import Files, load, read_rows
+from glue_cli.data.glue_folder import read_glue_split
 from glue_cli.errors import DataError
 from glue_plugins.glue_tasks import TASKS
 

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glue_cli.custom import Files, read_rows, split_from_rows
-from glue_cli.custom import load as load_custom
-from glue_cli.data import read_glue_split
+from glue_cli.data.custom import Files, read_rows, split_from_rows
+from glue_cli.data.custom import load as load_custom
+from glue_cli.data.glue_folder import read_glue_split
+from glue_cli.data.tasks import GlueLayout, Task
 from glue_cli.errors import DataError
-from glue_cli.tasks import GlueLayout, Task
 
 REGRESSION_FILES = {
     "jsonl": '{"text": "a b", "label": 0.5}\n{"text": "c d", "label": NaN}\n',

@@ -133,7 +133,7 @@ def test_resume_without_checkpoint_hints_a_command_that_works(tmp_path, tiny_mod
 
 
 def test_a_locked_run_directory_is_refused(tmp_path, tiny_model, real_glue, finished_run):
-    from glue_cli.runs import RunLock
+    from glue_cli.runs.rundir import RunLock
 
     run = copy_run(finished_run, tmp_path)
     (run / "metrics.json").unlink()

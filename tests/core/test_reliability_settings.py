@@ -116,7 +116,7 @@ def test_null_for_an_optional_setting_means_unset(tmp_path):
 
 
 def test_json_output_is_strict_json():
-    from glue_cli.atomic import json_safe
+    from glue_cli.runs.atomic import json_safe
 
     text = json.dumps(json_safe({"eval": {"validation": {"pearson": math.nan, "spearmanr": math.inf}}}),
                       allow_nan=False)

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from glue_cli import plugins
-from glue_cli.backends import ModelSpec
-from glue_cli.batching import (
+from glue_cli.cli import build_app
+from glue_cli.data.batching import (
     MEGA_BATCH,
     batch_tokens,
     epoch_order,
@@ -22,10 +21,11 @@ from glue_cli.batching import (
     padded_length,
     train_order,
 )
-from glue_cli.cli import build_app
-from glue_cli.evaluation import split_logits
-from glue_cli.features import Encoded
-from glue_cli.hookspecs import hookimpl
+from glue_cli.data.features import Encoded
+from glue_cli.plugins import manager as plugins
+from glue_cli.plugins.hookspecs import hookimpl
+from glue_cli.training.backends import ModelSpec
+from glue_cli.training.evaluation import split_logits
 from helpers import Result, reset_plugins
 
 RNG = np.random.default_rng(0)
@@ -101,9 +101,9 @@ def test_padding_efficiency_from_the_batches():
 
 
 def test_real_mrpc_training_batches_are_over_95_percent_real_tokens(real_glue):
-    from glue_cli.data import read_glue_split
-    from glue_cli.features import encode
-    from glue_cli.models import bundled_model_path, load_tokenizer
+    from glue_cli.data.features import encode
+    from glue_cli.data.glue_folder import read_glue_split
+    from glue_cli.training.models import bundled_model_path, load_tokenizer
     from glue_plugins.glue_tasks import TASKS
 
     try:
@@ -152,7 +152,7 @@ def test_evaluation_goes_longest_first_and_puts_logits_back_in_file_order():
 
 def test_sorted_evaluation_matches_file_order_evaluation_on_a_model(tiny_model, real_glue):
     pytest.importorskip("torch")
-    from glue_cli.pipeline import prepare_data
+    from glue_cli.training.pipeline import prepare_data
     from glue_plugins.torch_backend.backend import TorchBackend
 
     backend = TorchBackend()

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from glue_cli import bench, plugins
-from glue_cli.bench_worker import Recorder, timed_window, training_flops
 from glue_cli.cli import build_app
-from glue_cli.events import EpochStarted, StepEnded
-from glue_cli.hookspecs import hookimpl
+from glue_cli.plugins import manager as plugins
+from glue_cli.plugins.hookspecs import hookimpl
+from glue_cli.training import bench
+from glue_cli.training.bench_worker import Recorder, timed_window, training_flops
+from glue_cli.training.events import EpochStarted, StepEnded
 from helpers import FRAMEWORK_MODULES, framework_installed, glue, reset_plugins
 
 MACHINE_FIELDS = {"cpu", "cpu_threads", "usable_threads", "native_bf16", "gpus", "python"}

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import glue_fixtures
-from glue_cli.data import read_glue_split
+from glue_cli.data.glue_folder import read_glue_split
+from glue_cli.data.sources import read_task_splits
 from glue_cli.errors import DataError
-from glue_cli.plugins import get_tasks
-from glue_cli.sources import read_task_splits
+from glue_cli.plugins.manager import get_tasks
 from helpers import glue, reset_plugins
 
 # name: (labels, metrics, text fields, GLUE folder, leaderboard files)
@@ -109,7 +109,7 @@ def test_form_feed_and_line_separator_inside_text_are_not_line_breaks(tmp_path):
 
 def test_hub_rows_map_to_the_tasks_fields_and_labels():
     datasets = pytest.importorskip("datasets")
-    from glue_cli.hub import split_from_rows
+    from glue_cli.data.hub import split_from_rows
 
     registry = tasks()
     where = Path("hf://datasets/nyu-mll/glue")
@@ -125,7 +125,7 @@ def test_hub_rows_map_to_the_tasks_fields_and_labels():
     assert labels.dtype == np.float32 and labels[0] == pytest.approx(3.8)
     ax = datasets.Dataset.from_dict({"premise": ["p"], "hypothesis": ["h"], "label": [-1], "idx": [0]})
     assert split_from_rows(registry.get("mnli"), "diagnostic", ax, where).labels is None
-    from glue_cli.hub import hub_location
+    from glue_cli.data.hub import hub_location
 
     assert hub_location(registry.get("mnli"), "diagnostic") == ("nyu-mll/glue", "ax", "test")
     assert hub_location(registry.get("sst2"), "validation") == ("nyu-mll/glue", "sst2", "validation")

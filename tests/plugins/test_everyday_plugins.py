@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from glue_cli import installer
 from glue_cli.errors import GlueError
+from glue_cli.plugins import installer
 from helpers import glue, ok, pip_install_target, setuptools_project, write_files
 
 PROVIDED = {"acme": "glue-acme", "acme-extra": "glue-acme", "torch": "glue-cli", "console": "glue-cli"}
@@ -72,8 +72,8 @@ def test_the_reporter_scaffold_test_passes_after_its_messages_are_edited(tmp_pat
 JSONL_TASK = '''
 from pathlib import Path
 
-from glue_cli.hookspecs import hookimpl
-from glue_cli.tasks import GlueLayout, Task
+from glue_cli.plugins.hookspecs import hookimpl
+from glue_cli.data.tasks import GlueLayout, Task
 
 DATA = str(Path(__file__).parent / "data")
 
@@ -118,8 +118,8 @@ def jsonl_task(tmp_path, monkeypatch):
 
 
 def test_a_task_plugin_reads_jsonl_layout_files(jsonl_task):
-    from glue_cli import sources
-    from glue_cli.plugins import get_tasks
+    from glue_cli.data import sources
+    from glue_cli.plugins.manager import get_tasks
     from helpers import reset_plugins
 
     reset_plugins()

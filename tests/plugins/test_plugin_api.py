@@ -8,7 +8,7 @@ import sys
 
 import glue_cli
 from glue_cli import api
-from glue_cli.scaffold import KINDS, files_for, names_for
+from glue_cli.plugins.scaffold import KINDS, files_for, names_for
 from helpers import REPO
 
 ROOT = REPO
@@ -67,10 +67,10 @@ def test_plugin_code_imports_only_from_glue_cli_api():
 
 
 def test_the_scan_catches_what_it_must():
-    assert foreign_imports("from glue_cli.hookspecs import hookimpl\n") == [
-        "1: from glue_cli.hookspecs import hookimpl"]
-    assert foreign_imports("from glue_cli import events\nimport glue_cli.tasks\n") == [
-        "1: from glue_cli import events", "2: import glue_cli.tasks"]
+    assert foreign_imports("from glue_cli.plugins.hookspecs import hookimpl\n") == [
+        "1: from glue_cli.plugins.hookspecs import hookimpl"]
+    assert foreign_imports("from glue_cli import events\nimport glue_cli.data.tasks\n") == [
+        "1: from glue_cli import events", "2: import glue_cli.data.tasks"]
     assert foreign_imports("def f():\n    from glue_cli.api import _private\n") == [
         "2: from glue_cli.api import _private (not in __all__)"]
     assert foreign_imports("from glue_cli.api import Task\nfrom glue_cli import api\nimport glue_cli.api\n") == []
@@ -84,7 +84,8 @@ def test_importing_the_api_loads_no_framework():
 
 
 def test_the_conformance_suite_and_base_classes_are_part_of_the_api():
-    from glue_cli import backends, engine_base, testing
+    from glue_cli import testing
+    from glue_cli.training import backends, engine_base
 
     assert api.check_backend is testing.check_backend
     assert api.BackendBase is backends.BackendBase and api.EngineBase is engine_base.EngineBase

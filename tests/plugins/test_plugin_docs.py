@@ -8,11 +8,12 @@ import re
 
 import pytest
 
-from glue_cli import events, hookspecs
-from glue_cli.backends import Backend, Engine, ModelSpec
-from glue_cli.batching import Batch
-from glue_cli.tasks import GlueLayout, Task
+from glue_cli.data.batching import Batch
+from glue_cli.data.tasks import GlueLayout, Task
+from glue_cli.plugins import hookspecs
 from glue_cli.testing import CHECKS
+from glue_cli.training import events
+from glue_cli.training.backends import Backend, Engine, ModelSpec
 from helpers import REPO, ok, pip_install_target, reset_plugins, write_files
 
 DOC = REPO / "docs" / "plugins.md"

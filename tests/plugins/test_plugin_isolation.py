@@ -3,13 +3,13 @@
 import pytest
 
 from glue_cli import PLUGIN_API_VERSION
-from glue_cli.plugins import api_mismatch
-from glue_cli.tasks import Task
+from glue_cli.data.tasks import Task
+from glue_cli.plugins.manager import api_mismatch
 from helpers import glue, ok, one_line_error, pip_install_target, setuptools_project, write_files
 
 TASK_MODULE = '''
-from glue_cli.hookspecs import hookimpl
-from glue_cli.tasks import Task
+from glue_cli.plugins.hookspecs import hookimpl
+from glue_cli.data.tasks import Task
 
 {extra}
 
@@ -19,7 +19,7 @@ def glue_register_tasks(register):
 '''
 
 RAISER = '''
-from glue_cli.hookspecs import hookimpl
+from glue_cli.plugins.hookspecs import hookimpl
 
 
 @hookimpl
@@ -133,7 +133,7 @@ def test_train_works_beside_the_misfits_and_warns_once_each(with_misfits, tiny_m
 
 def test_without_the_check_the_future_plugin_would_be_used(with_misfits, monkeypatch):
     """The check is what keeps it out: one that follows the current API gets in."""
-    monkeypatch.setattr("glue_cli.plugins.PLUGIN_API_VERSION", "3.0", raising=True)
+    monkeypatch.setattr("glue_cli.plugins.manager.PLUGIN_API_VERSION", "3.0", raising=True)
     rows = plugin_rows()
     assert rows["future"]["error"] is None and rows["future"]["hooks"] == ["glue_register_tasks"]
     assert "requires glue-cli plugin API >=2,<3" in rows["current"]["error"]
@@ -178,9 +178,9 @@ def test_two_plugins_registering_one_name_is_one_clear_error(with_twin, monkeypa
 
 
 def test_a_tasks_own_data_dir_is_read_and_named_when_missing(tmp_path):
-    from glue_cli.data import glue_folder
+    from glue_cli.data.glue_folder import glue_folder
+    from glue_cli.data.tasks import GlueLayout
     from glue_cli.errors import DataError
-    from glue_cli.tasks import GlueLayout
 
     task = Task(name="own", text_fields=("t",), labels=("a", "b"), metrics=("accuracy",),
                 glue=GlueLayout("OWN", {"train": "train.csv"}, ("t",), "l"), data_dir=str(tmp_path / "data"))

@@ -7,9 +7,9 @@ import sys
 import pluggy
 import pytest
 
-from glue_cli import hookspecs
-from glue_cli.events import EventSink, RunEnded
-from glue_cli.plugins import GROUP, PluginInfo, Plugins, _collect, blame, call_order, register_commands
+from glue_cli.plugins import hookspecs
+from glue_cli.plugins.manager import GROUP, PluginInfo, Plugins, _collect, blame, call_order, register_commands
+from glue_cli.training.events import EventSink, RunEnded
 from helpers import glue, ok, write_files
 
 
@@ -114,7 +114,7 @@ def test_a_plugin_pluggy_refuses_has_none_of_its_hooks_left_behind(site):
     site("glue-pm-args", {"args": "glue_pm_args"}, {"glue_pm_args.py": BAD_ARGUMENTS})
     row = rows()["args"]
     assert row["error"].startswith("PluginValidationError") and row["hooks"] == []
-    from glue_cli.plugins import get_plugins
+    from glue_cli.plugins.manager import get_plugins
 
     pm = get_plugins().pm
     assert pm.get_plugin("args") is None
@@ -199,8 +199,8 @@ def test_a_backend_with_an_unknown_framework_is_refused_at_registration(site):
 
 
 def test_the_backend_scaffold_declares_a_valid_framework():
-    from glue_cli.backends import FRAMEWORKS, registration_problem
-    from glue_cli.scaffold import files_for, names_for
+    from glue_cli.plugins.scaffold import files_for, names_for
+    from glue_cli.training.backends import FRAMEWORKS, registration_problem
 
     source = files_for("backend", names_for("acme-turbo"))["acme_turbo/__init__.py"]
     assert "FILL IN" in source.split("framework =")[0].rsplit("\n\n", 1)[-1]

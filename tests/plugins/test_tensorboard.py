@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from glue_cli import events
 from glue_cli.cli import build_app
 from glue_cli.config import resolve
 from glue_cli.errors import UnknownNameError
-from glue_cli.hookspecs import hookimpl
-from glue_cli.plugins import get_plugins
-from glue_cli.reporting import enabled_reporters
+from glue_cli.plugins.hookspecs import hookimpl
+from glue_cli.plugins.manager import get_plugins
+from glue_cli.plugins.reporting import enabled_reporters
+from glue_cli.training import events
 from helpers import glue, ok, reset_plugins
 
 FAST = ("--max-train-samples", "48", "--max-eval-samples", "40", "--batch-size", "16",
@@ -151,7 +151,7 @@ def test_missing_tensorboard_is_one_line_with_the_install_command(tmp_path, tiny
 
 WRITE_WITHOUT_FRAMEWORKS = """
 import sys
-from glue_cli import events
+from glue_cli.training import events
 from glue_plugins.reporters.tensorboard import reporter
 reporter.glue_on_event(events.RunStarted(
     sys.argv[1], "mrpc", "torch", "cpu", "fp32", "m", 1, 1, 1, 16, {"validation": 8}))

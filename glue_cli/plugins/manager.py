@@ -16,7 +16,8 @@ from typing import Any
 import pluggy
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from glue_cli import PLUGIN_API_VERSION, hookspecs
+from glue_cli import PLUGIN_API_VERSION
+from glue_cli.plugins import hookspecs
 
 GROUP = "glue_cli"
 # A plugin module may declare the plugin API versions it works with, a PEP 440 specifier: ">=1,<2".
@@ -278,7 +279,7 @@ def _collect(
 @lru_cache(maxsize=1)
 def get_tasks() -> Any:
     """Every task the plugins register (a ``Registry[Task]``)."""
-    from glue_cli.tasks import task_registry
+    from glue_cli.data.tasks import task_registry
 
     return _collect(get_plugins(), "glue_register_tasks", task_registry())
 
@@ -286,7 +287,7 @@ def get_tasks() -> Any:
 @lru_cache(maxsize=1)
 def get_backends() -> Any:
     """Every backend the plugins register (a ``Registry[Backend]``); one with an unknown framework is refused."""
-    from glue_cli.backends import backend_registry, registration_problem
+    from glue_cli.training.backends import backend_registry, registration_problem
 
     return _collect(get_plugins(), "glue_register_backends", backend_registry(), registration_problem)
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glue_cli.atomic import atomic_file
 from glue_cli.errors import GlueError, RunDirError
-from glue_cli.installation import pip_install_extra
-from glue_cli.runlist import RunInfo, find_runs, is_run_dir, read_run, short_rate
+from glue_cli.plugins.installation import pip_install_extra
+from glue_cli.runs.atomic import atomic_file
+from glue_cli.runs.runlist import RunInfo, find_runs, is_run_dir, read_run, short_rate
 
 FORMATS = (".html", ".png")
 # Settings that differ between any two runs and say nothing about them.

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from glue_cli.data import Split, decode, finite_label, lines_of, long_fields, tsv_rows
+from glue_cli.data.glue_folder import Split, decode, finite_label, lines_of, long_fields, tsv_rows
+from glue_cli.data.tasks import Task
 from glue_cli.errors import DataError
-from glue_cli.tasks import Task
 
 DEFAULT_NAME = "custom"
 DEFAULT_LABEL_FIELD = "label"

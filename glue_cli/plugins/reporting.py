@@ -16,7 +16,7 @@ from typing import Any
 import pluggy
 
 from glue_cli.errors import ConfigError, UnknownNameError
-from glue_cli.registry import normalize
+from glue_cli.plugins.registry import normalize
 
 # `--report-to none` turns off opt-in reporters a config file or GLUE_REPORT_TO asked for.
 NONE = "none"

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glue_cli import checkpoint
-from glue_cli.atomic import write_json
-from glue_cli.checkpoint import Position
 from glue_cli.errors import RunDirError
+from glue_cli.runs.atomic import write_json
+from glue_cli.training import checkpoint
+from glue_cli.training.checkpoint import Position
 
 # config.json of every run says so: only such a folder may be replaced by --overwrite.
 RUN_MARKER = "glue_cli_run"
@@ -187,7 +187,7 @@ PATH_SETTINGS = {"data_dir", "train_file", "validation_file", "test_file"}
 
 def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Settings of ``current`` that differ from the run's saved config and would change the run."""
-    from glue_cli.registry import normalize
+    from glue_cli.plugins.registry import normalize
 
     changed = []
     for name, value in current.items():

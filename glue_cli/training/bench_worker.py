@@ -1,6 +1,6 @@
 """One cell of ``glue bench``, in a process of its own: train, then measure what the run did.
 
-Run as ``python -m glue_cli.bench_worker SPEC.json``: the spec names the run's settings, the steps
+Run as ``python -m glue_cli.training.bench_worker SPEC.json``: the spec names the run's settings, the steps
 to leave out of the timing and where to write the result (one JSON object). A fresh process per
 cell keeps one framework's threads, caches and memory from colouring another's numbers, and makes
 peak RSS and time to first step mean what they say.
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from glue_cli import events
-from glue_cli.batching import batch_tokens, num_batches, train_order
+from glue_cli.data.batching import batch_tokens, num_batches, train_order
 from glue_cli.errors import GlueError
-from glue_cli.hookspecs import hookimpl
+from glue_cli.plugins.hookspecs import hookimpl
+from glue_cli.training import events
 
 # Matrix side for the peak measurement: big enough to reach a CPU's or a GPU's plateau.
 CPU_MATMUL = 1024
@@ -182,9 +182,10 @@ def amp_is_fp32(backend: Any) -> str | None:
 
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    from glue_cli import pipeline, sources, trainer
     from glue_cli.config import resolve
-    from glue_cli.plugins import get_plugins
+    from glue_cli.data import sources
+    from glue_cli.plugins.manager import get_plugins
+    from glue_cli.training import pipeline, trainer
 
     config = resolve(spec["flags"])
     backend = pipeline.open_backend(config.backend)

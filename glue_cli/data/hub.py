@@ -24,10 +24,10 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from glue_cli.data import Split
+from glue_cli.data.glue_folder import Split
+from glue_cli.data.tasks import Task
 from glue_cli.errors import DataError
-from glue_cli.models import hub_offline
-from glue_cli.tasks import Task
+from glue_cli.training.models import hub_offline
 
 GLUE_HUB_ID = "nyu-mll/glue"
 DATASET_ENV = "GLUE_HUB_DATASET"

@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from glue_cli.backends import ModelSpec
-from glue_cli.batching import Batch
+from glue_cli.data.batching import Batch
 from glue_cli.errors import ModelError
-from glue_cli.weights import WEIGHTS
+from glue_cli.training.backends import ModelSpec
+from glue_cli.training.weights import WEIGHTS
 
 # Inside a checkpoint folder: the engine's named arrays, and its small JSON-able extras.
 STATE_ARRAYS = "optimizer.safetensors"

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from glue_cli import metrics
-from glue_cli.backends import Backend, Engine
-from glue_cli.batching import iterate, length_order
+from glue_cli.data.batching import iterate, length_order
+from glue_cli.data.features import Encoded
+from glue_cli.data.tasks import Task
 from glue_cli.errors import DataError
-from glue_cli.events import EvalEnded, EventSink
-from glue_cli.features import Encoded
-from glue_cli.pipeline import Prepared
-from glue_cli.submission import check_free, submission_paths, write_eval_predictions, write_submission
-from glue_cli.tasks import Task
+from glue_cli.training import metrics
+from glue_cli.training.backends import Backend, Engine
+from glue_cli.training.events import EvalEnded, EventSink
+from glue_cli.training.pipeline import Prepared
+from glue_cli.training.submission import check_free, submission_paths, write_eval_predictions, write_submission
 
 
 def split_logits(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from glue_cli.features import Encoded
+from glue_cli.data.features import Encoded
 
 
 @dataclass

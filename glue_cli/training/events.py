@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 import pluggy
 
-from glue_cli.plugins import call_order, trace
-from glue_cli.reporting import is_opt_in
+from glue_cli.plugins.manager import call_order, trace
+from glue_cli.plugins.reporting import is_opt_in
 
 
 @dataclass
@@ -112,7 +112,7 @@ class EventSink:
     """Hands events to each ``glue_on_event`` implementation, in pluggy's order (``tryfirst``/``trylast``
     honoured); a failing one is warned about, then skipped.
 
-    An opt-in reporter (``opt_in = True``, see ``glue_cli.reporting``) gets events only when it is
+    An opt-in reporter (``opt_in = True``, see ``glue_cli.plugins.reporting``) gets events only when it is
     in ``enabled`` (the plugin names ``--report-to`` turned on).
     """
 

@@ -12,11 +12,11 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from glue_cli.batching import Batch
+from glue_cli.data.batching import Batch
 from glue_cli.errors import BackendUnavailableError, ConfigError
-from glue_cli.installation import pip_install_extra
-from glue_cli.optimization import OptimizerSettings
-from glue_cli.registry import Registry
+from glue_cli.plugins.installation import pip_install_extra
+from glue_cli.plugins.registry import Registry
+from glue_cli.training.optimization import OptimizerSettings
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 # The frameworks transformers loads models for: a backend's ``framework`` is one of these.
@@ -45,7 +45,7 @@ class ModelSpec:
 class Engine(Protocol):
     """One model held by a backend: trained step by step, asked for logits, saved.
 
-    ``glue_cli.engine_base.EngineBase`` implements the saving and state files; subclass it.
+    ``glue_cli.training.engine_base.EngineBase`` implements the saving and state files; subclass it.
     """
 
     # Where the model runs, as the user should read it ("cpu", "cuda:0", "cpu x2").

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from glue_cli.display import listing_table
 from glue_cli.errors import RunDirError
-from glue_cli.runs import RunDir
+from glue_cli.runs.rundir import RunDir
 
 # Run directories sit at most this deep below the folder listed (runs/<sweep>/<run>).
 MAX_DEPTH = 3

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-if TYPE_CHECKING:  # glue_cli.events imports the plugin manager, which imports this module
+if TYPE_CHECKING:  # glue_cli.training.events imports the plugin manager, which imports this module
     import typer
 
-    from glue_cli.backends import Backend
-    from glue_cli.events import Event
-    from glue_cli.tasks import Task
+    from glue_cli.data.tasks import Task
+    from glue_cli.training.backends import Backend
+    from glue_cli.training.events import Event
 
 hookspec = pluggy.HookspecMarker("glue_cli")
 hookimpl = pluggy.HookimplMarker("glue_cli")

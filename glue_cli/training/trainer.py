@@ -14,16 +14,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from glue_cli import checkpoint, sources
-from glue_cli.atomic import atomic_dir
-from glue_cli.backends import Engine, choose_precision, warn
-from glue_cli.batching import iterate, num_batches, train_order
-from glue_cli.checkpoint import Position
 from glue_cli.config import RunConfig
-from glue_cli.custom import Files
+from glue_cli.data import sources
+from glue_cli.data.batching import iterate, num_batches, train_order
+from glue_cli.data.custom import Files
 from glue_cli.errors import DataError
-from glue_cli.evaluation import evaluate_all, predict_test
-from glue_cli.events import (
+from glue_cli.plugins.manager import get_backends, get_plugins, get_tasks
+from glue_cli.plugins.reporting import enabled_reporters
+from glue_cli.runs.atomic import atomic_dir
+from glue_cli.runs.guards import reading, writing
+from glue_cli.runs.rundir import RunDir, claim, default_run_path, git_commit
+from glue_cli.training import checkpoint
+from glue_cli.training.backends import Engine, choose_precision, warn
+from glue_cli.training.checkpoint import Position
+from glue_cli.training.evaluation import evaluate_all, predict_test
+from glue_cli.training.events import (
     CheckpointSaved,
     Compiled,
     EpochEnded,
@@ -33,13 +38,9 @@ from glue_cli.events import (
     RunStarted,
     StepEnded,
 )
-from glue_cli.guards import reading, writing
-from glue_cli.optimization import OptimizerSettings, Schedule
-from glue_cli.pipeline import Prepared, files_of, limit, model_spec, open_backend, split_list, tokenize
-from glue_cli.plugins import get_backends, get_plugins, get_tasks
-from glue_cli.reporting import enabled_reporters
-from glue_cli.runs import RunDir, claim, default_run_path, git_commit
-from glue_cli.stopping import StopOnSigterm, Stopped
+from glue_cli.training.optimization import OptimizerSettings, Schedule
+from glue_cli.training.pipeline import Prepared, files_of, limit, model_spec, open_backend, split_list, tokenize
+from glue_cli.training.stopping import StopOnSigterm, Stopped
 from glue_cli.validation import safe_name
 
 # Final dev-set predictions beside their labels, one <split>.tsv each, to check metrics on.

@@ -1,6 +1,6 @@
 """``glue data fetch``: a task's hub splits written as the GLUE download's files; ``glue data list``.
 
-The files are exactly what ``$GLUE_DIR`` reads (``glue_cli/data.py``): each task's folder and file
+The files are exactly what ``$GLUE_DIR`` reads (``glue_cli/data/glue_folder.py``): each task's folder and file
 names, its header (or none: CoLA), its columns in order, tabs with quoting off, MRPC's byte-order
 mark, and GLUE's label strings (``0``/``1``, ``entailment``, ...; STS-B's score as a number).
 Columns the hub does not carry (MRPC's sentence IDs, STS-B's genre, CoLA's source, ...) are left
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from glue_cli.atomic import atomic_file
-from glue_cli.data import Split
+from glue_cli.data.glue_folder import Split
+from glue_cli.data.hub import GLUE_HUB_ID, cached_configs, dataset_location, read_hub_split
+from glue_cli.data.tasks import Task
 from glue_cli.errors import DataError
-from glue_cli.hub import GLUE_HUB_ID, cached_configs, dataset_location, read_hub_split
-from glue_cli.tasks import Task
+from glue_cli.runs.atomic import atomic_file
 
 BOM = "\ufeff"
 FLATTEN = str.maketrans("\t\n\r", "   ")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from glue_cli.data.tasks import GlueLayout, Task
 from glue_cli.errors import DataError
-from glue_cli.tasks import GlueLayout, Task
 
 GET_GLUE_HINT = (
     "Set GLUE_DIR=/path/to/glue_data (the GLUE download's layout: glue data fetch TASK writes it), "
@@ -216,7 +216,7 @@ def read_record_split(task: Task, layout: GlueLayout, path: Path, split: str) ->
     Labels may be JSON numbers (``1`` is the class ``"1"``); a test file without the index field
     is numbered by position.
     """
-    from glue_cli.custom import _label_name, _label_value, _text, read_rows
+    from glue_cli.data.custom import _label_name, _label_value, _text, read_rows
 
     rows = read_rows(path)
     labelled = split not in task.unlabelled_splits

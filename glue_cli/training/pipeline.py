@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from glue_cli.backends import Backend, ModelSpec, only_framework, require_available
-from glue_cli.custom import Files
-from glue_cli.data import Split
-from glue_cli.features import Encoded, encode
-from glue_cli.models import load_tokenizer, resolve_model
-from glue_cli.optimization import OptimizerSettings
-from glue_cli.plugins import get_backends, get_tasks
-from glue_cli.sources import read_named_splits
-from glue_cli.tasks import Task
+from glue_cli.data.custom import Files
+from glue_cli.data.features import Encoded, encode
+from glue_cli.data.glue_folder import Split
+from glue_cli.data.sources import read_named_splits
+from glue_cli.data.tasks import Task
+from glue_cli.plugins.manager import get_backends, get_tasks
+from glue_cli.training.backends import Backend, ModelSpec, only_framework, require_available
+from glue_cli.training.models import load_tokenizer, resolve_model
+from glue_cli.training.optimization import OptimizerSettings
 
 
 @dataclass(kw_only=True)

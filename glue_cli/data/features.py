@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from glue_cli.atomic import atomic_file
-from glue_cli.data import Split
+from glue_cli.data.glue_folder import Split
+from glue_cli.runs.atomic import atomic_file
 
 CHUNK = 2048
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from glue_cli import sources
-from glue_cli.backends import Engine, choose_precision
-from glue_cli.custom import Files
+from glue_cli.data import sources
+from glue_cli.data.custom import Files
 from glue_cli.errors import RunDirError
-from glue_cli.evaluation import evaluate_all, predict_test
-from glue_cli.guards import reading
-from glue_cli.models import label_permutation, read_label2id, resolve_model
-from glue_cli.pipeline import Prepared, limit, model_spec, open_backend, tokenize
 from glue_cli.progress import counting
-from glue_cli.runs import RunDir
-from glue_cli.submission import zip_folder
+from glue_cli.runs.guards import reading
+from glue_cli.runs.rundir import RunDir
+from glue_cli.training.backends import Engine, choose_precision
+from glue_cli.training.evaluation import evaluate_all, predict_test
+from glue_cli.training.models import label_permutation, read_label2id, resolve_model
+from glue_cli.training.pipeline import Prepared, limit, model_spec, open_backend, tokenize
+from glue_cli.training.submission import zip_folder
 
 
 @dataclass(frozen=True, kw_only=True)

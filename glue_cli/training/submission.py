@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from glue_cli.atomic import atomic_file
+from glue_cli.data.tasks import Task
 from glue_cli.errors import RunDirError
-from glue_cli.metrics import predictions_from_logits
-from glue_cli.tasks import Task
+from glue_cli.runs.atomic import atomic_file
+from glue_cli.training.metrics import predictions_from_logits
 from glue_cli.validation import inside, safe_name
 
 HEADER = "index\tprediction"

@@ -14,12 +14,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from glue_cli import custom
-from glue_cli.data import Split, glue_folder, has_glue_split, read_glue_split
+from glue_cli.data import custom
+from glue_cli.data.glue_folder import Split, glue_folder, has_glue_split, read_glue_split
+from glue_cli.data.tasks import Task
 from glue_cli.errors import DataError, GlueError, ModelError
-from glue_cli.plugins import get_tasks
-from glue_cli.registry import normalize
-from glue_cli.tasks import Task
+from glue_cli.plugins.manager import get_tasks
+from glue_cli.plugins.registry import normalize
 
 RECORD_KEY = "glue_task"
 ROLES = ("train", "eval", "test")
@@ -88,7 +88,7 @@ def read_named_splits(task: Task, data_dir: str | None, names: list[str]) -> dic
                 continue
             out[split] = read_glue_split(task, folder, split)
         else:
-            from glue_cli.hub import read_hub_split
+            from glue_cli.data.hub import read_hub_split
 
             try:
                 out[split] = read_hub_split(task, split)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glue_cli.atomic import atomic_dir, write_json
-from glue_cli.backends import Engine
 from glue_cli.errors import RunDirError
+from glue_cli.runs.atomic import atomic_dir, write_json
+from glue_cli.training.backends import Engine
 
 STATE = "state.json"
 MODEL = "model"

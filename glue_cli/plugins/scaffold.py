@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glue_cli import PLUGIN_API_VERSION
-from glue_cli import scaffold_templates as t
 from glue_cli.errors import GlueError
+from glue_cli.plugins import scaffold_templates as t
 
 KINDS = ("task", "backend", "reporter")
 # PEP 508 distribution names: letters, digits, ".", "-", "_", starting and ending alphanumeric.

@@ -1,6 +1,6 @@
 """``glue bench``: training throughput of backends x precision modes, one fresh process per cell.
 
-Every cell trains the same rows with the same settings through ``glue_cli.bench_worker`` and
+Every cell trains the same rows with the same settings through ``glue_cli.training.bench_worker`` and
 leaves the first (compiling) epoch, or ``skip_steps`` steps, out of the timing, as the seed's
 TF table timed the second epoch. This module imports no framework: the workers do.
 """
@@ -23,11 +23,11 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from glue_cli.backends import cpu_has_native_bf16, install_hint
-from glue_cli.batching import num_batches
 from glue_cli.config import DEFAULT_MODEL
+from glue_cli.data.batching import num_batches
 from glue_cli.errors import ConfigError
-from glue_cli.plugins import get_backends
+from glue_cli.plugins.manager import get_backends
+from glue_cli.training.backends import cpu_has_native_bf16, install_hint
 
 DEFAULT_MODES = ("fp32", "amp", "xla", "amp+xla")
 PRECISION_WORDS = ("fp32", "bf16", "fp16")
@@ -159,7 +159,7 @@ def run_cell(settings: BenchSettings, backend: str, mode: str, skip: int) -> dic
         (folder / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "glue_cli.bench_worker", str(folder / "spec.json")],
+                [sys.executable, "-m", "glue_cli.training.bench_worker", str(folder / "spec.json")],
                 capture_output=True, text=True, timeout=settings.timeout, check=False,
             )
         except subprocess.TimeoutExpired:
