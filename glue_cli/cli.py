@@ -317,8 +317,8 @@ def evaluate(
     """Evaluate a saved model on TASK's dev split(s), or on --validation-file."""
     from glue_cli.training import inference
 
+    warn_broken_plugins()  # first: a broken plugin may be why the command fails
     seq_length = checked_inference(model, batch_size, max_seq_length, max_eval_samples, devices, precision)
-    warn_broken_plugins()
     request = inference.Request(
         task=task, model=require_model(model), backend=backend or setting("backend"),
         data_dir=str(data_dir) if data_dir else None,
@@ -362,8 +362,8 @@ def predict(
     """Write TASK's test-set predictions in the GLUE leaderboard format (<NAME>.tsv: index, prediction)."""
     from glue_cli.training import inference
 
+    warn_broken_plugins()  # first: a broken plugin may be why the command fails
     seq_length = checked_inference(model, batch_size, max_seq_length, None, devices, precision)
-    warn_broken_plugins()
     request = inference.Request(
         task=task, model=require_model(model), backend=backend or setting("backend"),
         data_dir=str(data_dir) if data_dir else None, files=files_given(None, test_file, text_fields),

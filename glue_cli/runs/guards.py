@@ -14,6 +14,15 @@ from pathlib import Path
 from glue_cli.errors import GlueError, ModelError, RunDirError
 
 
+def third_party_failure(exc: BaseException) -> bool:
+    """Whether another package's plugin raised ``exc`` in its own code: the CLI names that plugin
+    (its bug, not a damaged file). glue-cli's own backends stay covered by the guards."""
+    from glue_cli.plugins.manager import blame, get_plugins
+
+    failure = blame(exc, get_plugins().infos)
+    return failure is not None and failure.info is not None and failure.info.distribution not in (None, "glue-cli")
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -27,6 +36,8 @@ def reading(path: Path | str, what: str, hint: str = "") -> Iterator[None]:
     except GlueError:
         raise
     except Exception as exc:
+        if third_party_failure(exc):
+            raise
         raise ModelError(f"Cannot load the {what} in {path}: {first_line(exc)}.", hint) from exc
 
 
@@ -38,4 +49,6 @@ def writing(path: Path | str, what: str, hint: str = "") -> Iterator[None]:
     except GlueError:
         raise
     except Exception as exc:
+        if third_party_failure(exc):
+            raise
         raise RunDirError(f"Cannot write the {what} in {path}: {first_line(exc)}.", hint) from exc

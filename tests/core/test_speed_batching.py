@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from glue_cli.api import BackendBase
 from glue_cli.cli import build_app
 from glue_cli.data.batching import (
     MEGA_BATCH,
@@ -196,21 +197,9 @@ class RecordingEngine:
 
 
 def fake_backend(name: str, pad_multiple: int, fixed_rows: bool, log: list[list[int]]):
-    class Fake:
+    class Fake(BackendBase):  # the defaults: available, cpu, fp32
         framework = "torch"
         fixed_batch_rows = fixed_rows
-
-        def unavailable_reason(self):
-            return None
-
-        def devices(self):
-            return ["cpu"]
-
-        def precisions(self, device=None):
-            return ["fp32"]
-
-        def amp_precision(self, device=None):
-            return "fp32"
 
         def create(self, spec):
             return RecordingEngine(log, spec.path)

@@ -59,7 +59,7 @@ def test_plugin_code_imports_only_from_glue_cli_api():
     sources = dict(plugin_sources())
     # What the scan covers: the first-party plugins, glue-acme, both worked examples, all scaffolds.
     assert "glue_plugins/torch_backend/engine.py" in sources
-    assert "tests/plugins/glue-acme/glue_acme/__init__.py" in sources
+    assert "tests/fixtures/glue-acme/glue_acme/__init__.py" in sources
     assert sum(where.startswith("docs/") for where in sources) >= 2
     assert sum(where.startswith("glue plugins new") for where in sources) == 2 * len(KINDS)
     offenders = {where: bad for where, source in sources.items() if (bad := foreign_imports(source))}

@@ -104,7 +104,7 @@ def test_an_unknown_hook_is_the_plugins_error_and_its_other_hooks_work(site):
     assert "typo-task" in {t["name"] for t in ok("tasks", "--json").json()}
     assert "hook wrapper" in rows()["wrapped"]["error"]
     # Shown by the listing in full, and as one warning line by the other commands.
-    assert "did you mean glue_register_backends?" in ok("plugins").stderr
+    assert "did you mean glue_register_backends?" in ok("plugins").stdout
     warned = [line for line in glue("eval", "mrpc").stderr.splitlines() if "typo" in line]
     assert warned == ["warning: plugin 'typo': unknown hook glue_register_backend (did you mean "
                       "glue_register_backends?); it is never called"]
@@ -211,27 +211,13 @@ def test_the_backend_scaffold_declares_a_valid_framework():
 
 
 CRASHER = '''
-from glue_cli.api import hookimpl
+from glue_cli.api import BackendBase, hookimpl
 from glue_pm_crash.engine import build
 
 
-class CrashBackend:
+class CrashBackend(BackendBase):
     name = "pm-crash"
     framework = "torch"
-    pad_multiple = 8
-    fixed_batch_rows = False
-
-    def unavailable_reason(self):
-        return None
-
-    def devices(self):
-        return ["cpu"]
-
-    def precisions(self, device=None):
-        return ["fp32"]
-
-    def amp_precision(self, device=None):
-        return "fp32"
 
     def create(self, spec):
         return build(spec)
