@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from glue_cli.atomic import atomic_dir, write_json
 from glue_cli.backends import Engine
 from glue_cli.errors import RunDirError
 
 STATE = "state.json"
+# The trainer's own state beside the position: the best evaluation so far, the latest one, early stopping.
+TRAINER_STATE = "trainer_state.json"
 MODEL = "model"
 
 
@@ -28,10 +31,12 @@ class Position:
     backend: str | None = None
 
 
-def save(engine: Engine, folder: Path, position: Position) -> None:
+def save(engine: Engine, folder: Path, position: Position, trainer_state: dict[str, Any] | None = None) -> None:
     with atomic_dir(folder) as tmp:
         engine.save_model(tmp / MODEL)
         engine.save_state(tmp)
+        if trainer_state is not None:
+            write_json(tmp / TRAINER_STATE, trainer_state)
         write_json(tmp / STATE, {"step": position.step, "epoch": position.epoch, "backend": position.backend})
 
 
@@ -46,6 +51,15 @@ def read(folder: Path) -> Position:
             f"Cannot read the checkpoint position {path}: {str(exc).splitlines()[0] if str(exc) else exc!r}.",
             "Start a new run (--overwrite), or resume from a run with a complete checkpoint.",
         ) from None
+
+
+def read_trainer_state(folder: Path) -> dict[str, Any]:
+    """What the trainer saved beside the position; empty for a checkpoint written before it existed."""
+    try:
+        data = json.loads((folder / TRAINER_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def model_path(folder: Path) -> str:

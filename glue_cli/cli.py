@@ -156,6 +156,48 @@ def train(
         float | None, typer.Option(help=f"Clip gradients to this global norm. {d('max_grad_norm')}")
     ] = None,
     seed: Annotated[int | None, typer.Option(help=f"Seed for the head, dropout and order. {d('seed')}")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Train this many updates (overrides --epochs; the schedule follows).")
+    ] = None,
+    eval_steps: Annotated[
+        int | None, typer.Option(help="Evaluate every N updates. \\[default: each epoch's end]")
+    ] = None,
+    save_steps: Annotated[
+        int | None, typer.Option(help="Checkpoint every N updates. \\[default: each epoch's end]")
+    ] = None,
+    logging_steps: Annotated[
+        int | None, typer.Option(help="Report the mean loss every N updates (console, history). \\[default: 1]")
+    ] = None,
+    metric_for_best_model: Annotated[
+        str | None,
+        typer.Option(help="model/ keeps the best evaluation by this metric (METRIC or SPLIT/METRIC). "
+                     "\\[default: the task's first metric]"),
+    ] = None,
+    greater_is_better: Annotated[
+        bool | None,
+        typer.Option("--greater-is-better/--no-greater-is-better",
+                     help="Whether a higher --metric-for-best-model is better. \\[default: yes, no for a loss]"),
+    ] = None,
+    early_stopping_patience: Annotated[
+        int | None, typer.Option(help="Stop after N evaluations without improvement. \\[default: never]")
+    ] = None,
+    gradient_accumulation_steps: Annotated[
+        int | None,
+        typer.Option(help=f"One update per N batches: a N x --batch-size batch. {d('gradient_accumulation_steps')}"),
+    ] = None,
+    lr_scheduler: Annotated[
+        str | None,
+        typer.Option(help=f"linear, cosine, constant or constant-with-warmup. {d('lr_scheduler')}"),
+    ] = None,
+    warmup_steps: Annotated[
+        int | None, typer.Option(help="Warm-up updates (overrides --warmup-ratio).")
+    ] = None,
+    adam_beta1: Annotated[float | None, typer.Option(help=f"AdamW beta1. {d('adam_beta1')}")] = None,
+    adam_beta2: Annotated[float | None, typer.Option(help=f"AdamW beta2. {d('adam_beta2')}")] = None,
+    adam_epsilon: Annotated[float | None, typer.Option(help=f"AdamW epsilon. {d('adam_epsilon')}")] = None,
+    label_smoothing: Annotated[
+        float | None, typer.Option(help=f"Label smoothing of the cross-entropy. {d('label_smoothing')}")
+    ] = None,
     max_train_samples: Annotated[
         int | None, typer.Option(help="Use only the first N training examples.")
     ] = None,

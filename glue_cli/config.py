@@ -16,6 +16,8 @@ from typing import Any
 from glue_cli.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# --lr-scheduler values (glue_cli.optimization.Schedule computes each).
+SCHEDULERS = ("linear", "cosine", "constant", "constant-with-warmup")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,25 @@ class RunConfig:
     do_predict: bool = False
     # Opt-in reporters (plugin names, comma-separated), e.g. "tensorboard"; console and history always run.
     report_to: str | None = None
+    # Steps (optimizer updates), not just epochs. None: at each epoch's end (eval, save), every step (logging).
+    eval_steps: int | None = None
+    save_steps: int | None = None
+    logging_steps: int | None = None
+    # Train this many updates (overrides epochs; the schedule's total follows).
+    max_steps: int | None = None
+    # Best model: None = the task's first metric on its first eval split; greater_is_better None = by name.
+    metric_for_best_model: str | None = None
+    greater_is_better: bool | None = None
+    early_stopping_patience: int | None = None
+    # Optimisation: one update per K batches of batch_size rows (the same update as batch_size * K rows).
+    gradient_accumulation_steps: int = 1
+    lr_scheduler: str = "linear"
+    # Warm-up updates; overrides warmup_ratio when given.
+    warmup_steps: int | None = None
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    label_smoothing: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -158,11 +179,30 @@ def _check(c: RunConfig) -> None:
     for name, value in positive.items():
         if value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {value}.", "")
+    if c.lr_scheduler not in SCHEDULERS:
+        raise ConfigError(f"--lr-scheduler {c.lr_scheduler!r} is not one of {', '.join(SCHEDULERS)}.", "")
+    if c.warmup_steps is not None and c.warmup_steps < 0:
+        raise ConfigError(f"--warmup-steps must be at least 0, not {c.warmup_steps}.", "")
+    for name in ("adam_beta1", "adam_beta2", "label_smoothing"):
+        if not 0 <= getattr(c, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1), not {getattr(c, name)}.", "")
+    if c.adam_epsilon <= 0:
+        raise ConfigError(f"--adam-epsilon must be positive, not {c.adam_epsilon}.", "")
     if c.learning_rate <= 0:
         raise ConfigError(f"--learning-rate must be positive, not {c.learning_rate}.", "")
     if not 0 <= c.warmup_ratio < 1:
         raise ConfigError(f"--warmup-ratio must be in [0, 1), not {c.warmup_ratio}.", "")
-    for name in ("max_train_samples", "max_eval_samples", "devices"):
+    for name in ("max_train_samples", "max_eval_samples", "devices", "eval_steps", "save_steps",
+                 "logging_steps", "max_steps", "early_stopping_patience", "gradient_accumulation_steps"):
         value = getattr(c, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {value}.", "")
+    if c.lr_scheduler not in SCHEDULERS:
+        raise ConfigError(f"--lr-scheduler {c.lr_scheduler!r} is not one of {', '.join(SCHEDULERS)}.", "")
+    if c.warmup_steps is not None and c.warmup_steps < 0:
+        raise ConfigError(f"--warmup-steps must be at least 0, not {c.warmup_steps}.", "")
+    for name in ("adam_beta1", "adam_beta2", "label_smoothing"):
+        if not 0 <= getattr(c, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1), not {getattr(c, name)}.", "")
+    if c.adam_epsilon <= 0:
+        raise ConfigError(f"--adam-epsilon must be positive, not {c.adam_epsilon}.", "")
