@@ -26,7 +26,7 @@ from glue_cli.api import (
     EngineBase,
     ModelError,
     ModelSpec,
-    batch_labels,
+    batch_targets,
     decays,
     has_safetensors,
     label_arguments,
@@ -137,6 +137,8 @@ class FlaxEngine(EngineBase):
         logits = logits.astype(jnp.float32)
         if self.spec.regression:
             per_example = jnp.square(logits[:, 0] - labels)
+        elif labels.ndim == 2:  # label smoothing: soft targets
+            per_example = optax.softmax_cross_entropy(logits, labels)
         else:
             per_example = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
         return jnp.sum(per_example * weights) / jnp.sum(weights)
@@ -167,7 +169,7 @@ class FlaxEngine(EngineBase):
         """The batch's arrays split over the devices, with filler rows so each gets as many."""
         rows = batch.input_ids.shape[0]
         extra = -rows % self.num_devices
-        labels = batch_labels(batch, self.spec.regression)
+        labels = batch_targets(batch, self.spec)
         arrays = [batch.input_ids, batch.attention_mask, batch.token_type_ids, labels, batch.weights]
         padded = [np.pad(a, [(0, extra)] + [(0, 0)] * (a.ndim - 1)) for a in arrays]
         return rows, [jax.device_put(a, self.rows) for a in padded]

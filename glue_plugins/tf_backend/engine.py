@@ -21,7 +21,7 @@ from glue_cli.api import (
     EngineBase,
     ModelError,
     ModelSpec,
-    batch_labels,
+    batch_targets,
     decays,
     has_safetensors,
     label_arguments,
@@ -174,7 +174,11 @@ class TFEngine(EngineBase):
         signature = [ids, ids, ids]
         if training:
             label_dtype = tf.float32 if self.spec.regression else tf.int32
-            signature += [tf.TensorSpec([None], label_dtype), tf.TensorSpec([None], tf.float32),
+            # Label smoothing: float targets [rows, num_labels] (batch_targets) instead of class ids.
+            smoothed = not self.spec.regression and self.spec.label_smoothing > 0
+            targets = tf.TensorSpec([None, self.spec.num_labels], tf.float32) if smoothed else tf.TensorSpec(
+                [None], label_dtype)
+            signature += [targets, tf.TensorSpec([None], tf.float32),
                           tf.TensorSpec([], tf.float32)]
         return tf.function(body, input_signature=signature)
 
@@ -188,6 +192,8 @@ class TFEngine(EngineBase):
         logits = tf.cast(logits, tf.float32)
         if self.spec.regression:
             per_example = tf.square(logits[:, 0] - labels)
+        elif labels.shape.rank == 2:  # label smoothing: soft targets
+            per_example = tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         else:
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         return tf.reduce_sum(per_example * weights) / tf.reduce_sum(weights)
@@ -223,7 +229,7 @@ class TFEngine(EngineBase):
     def train_step(self, batch: Batch, learning_rate: float) -> float:
         loss = self._train(
             tf.constant(batch.input_ids), tf.constant(batch.attention_mask),
-            tf.constant(batch.token_type_ids), tf.constant(batch_labels(batch, self.spec.regression)),
+            tf.constant(batch.token_type_ids), tf.constant(batch_targets(batch, self.spec)),
             tf.constant(batch.weights), tf.constant(learning_rate, tf.float32),
         )
         return float(loss)
