@@ -259,6 +259,10 @@ def train(
     for key in ("data_dir", "output_dir", "train_file", "validation_file", "test_file"):
         flags[key] = str(flags[key]) if flags[key] is not None else None
     run_config = resolve(flags, config)
+    if run_config.resume:
+        from glue_cli.resuming import resumed_settings
+
+        run_config = resumed_settings(run_config, {k for k, v in flags.items() if v is not None})
     warn_broken_plugins()
     summary = trainer.train(run_config, verbose=verbose, quiet=quiet)
     if json_out:
