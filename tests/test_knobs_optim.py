@@ -137,3 +137,15 @@ def test_adam_flags_reach_the_model_spec(tmp_path, tiny_model, real_glue, monkey
         "0.98", "--adam-epsilon", "1e-6", "--label-smoothing", "0.1")
     assert seen[0].optimizer == OptimizerSettings(beta1=0.8, beta2=0.98, epsilon=1e-6)
     assert seen[0].label_smoothing == 0.1
+
+
+def test_an_engine_that_accumulates_wrongly_fails_the_conformance_suite(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from glue_cli.testing import check_backend
+    from glue_plugins.torch_backend.engine import TorchEngine
+
+    # Only the first micro-batch trained: not the joined batch's update.
+    monkeypatch.setattr(TorchEngine, "train_micro_batches",
+                        lambda self, batches, rate: self.train_step(batches[0], rate))
+    with pytest.raises(AssertionError, match="accumulated update"):
+        check_backend("torch", tmp_path, checks=("accumulation",))

@@ -87,9 +87,12 @@ class TorchEngine(EngineBase):
         return (per_example * weights).sum() / (weights.sum() if total_weight is None else total_weight)
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
-        return self.train_micro_batches([batch], learning_rate)
+        return self._update([batch], learning_rate)
 
     def train_micro_batches(self, batches: list[Batch], learning_rate: float) -> float:
+        return self._update(batches, learning_rate)
+
+    def _update(self, batches: list[Batch], learning_rate: float) -> float:
         """Gradients summed over the micro-batches, each weighted by its share of the rows, then one update."""
         self.model.train()
         for group in self.optimizer.param_groups:
