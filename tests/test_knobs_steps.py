@@ -5,6 +5,8 @@ import json
 import pytest
 from knobs_helpers import interrupted_at, of_kind, ok, run_args, train
 
+from helpers import framework_installed
+
 pytest.importorskip("torch")
 
 
@@ -58,3 +60,19 @@ def test_resume_from_a_mid_epoch_checkpoint_continues_exactly(tmp_path, tiny_mod
     # The same updates: each step's loss, in order, once before the cut and once after it.
     losses = [(s["step"], s["loss"]) for s in of_kind(tmp_path / "full", "step")]
     assert [(s["step"], s["loss"]) for s in of_kind(tmp_path / "cut", "step")] == losses
+
+
+@pytest.mark.parametrize("backend", [
+    pytest.param(b, marks=pytest.mark.skipif(not framework_installed(b), reason=f"{b} not installed"))
+    for b in ("tf", "flax")
+])
+def test_mid_epoch_resume_on_the_other_backends(tmp_path, tiny_model, real_glue, backend):
+    knobs = ("--epochs", "1", "--save-steps", "1", "--eval-steps", "2")
+    full = train(tmp_path / "full", tiny_model, *knobs, backend=backend)
+    args = run_args(tmp_path / "cut", tiny_model, backend, *knobs)
+    assert interrupted_at(1, *args).exit_code == 130
+    resumed = ok(*args, "--resume", "--json", "-q").json()
+    assert resumed["best"]["step"] == full["best"]["step"] and resumed["train"]["steps"] == 2
+    assert resumed["eval"]["validation"] == pytest.approx(full["eval"]["validation"], abs=1e-6)
+    losses = [s["loss"] for s in of_kind(tmp_path / "full", "step")]
+    assert [s["loss"] for s in of_kind(tmp_path / "cut", "step")] == pytest.approx(losses, rel=1e-5)
