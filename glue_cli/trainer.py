@@ -78,8 +78,9 @@ class Best:
     evaluations_without_improvement: int = 0
 
     def improves(self, value: float) -> bool:
-        if self.value is None:
-            return True
+        """Strictly better than the best so far; NaN (a correlation of constant predictions) is the worst."""
+        if self.value is None or math.isnan(self.value):
+            return self.value is None or not math.isnan(value)
         return value > self.value if self.greater_is_better else value < self.value
 
     def to_dict(self) -> dict[str, Any]:

@@ -50,6 +50,12 @@ def test_default_metric_is_the_tasks_first_and_loss_is_lower_is_better():
     assert lower.improves(1.0)
     lower.value = 1.0
     assert lower.improves(0.5) and not lower.improves(1.0) and not lower.improves(2.0)
+    nan = Best("pearson", "validation", greater_is_better=True)
+    assert nan.improves(float("nan"))
+    nan.value = float("nan")
+    assert not nan.improves(float("nan")) and nan.improves(-0.5)
+    nan.value = -0.5
+    assert not nan.improves(float("nan"))
     flipped = best_metric(resolve({"task": "mrpc", "greater_is_better": False}), ("f1",), ("validation",))
     assert not flipped.greater_is_better
     with pytest.raises(ConfigError, match="not a metric of this task"):
