@@ -146,6 +146,10 @@ class TFEngine(EngineBase):
         self.traces = {"train": 0, "predict": 0}
         self._train = self._compile(self._train_body, training=True)
         self._predict = self._compile(self._predict_body, training=False)
+        # Gradient accumulation: each micro-batch's gradients, summed in Python, then one update.
+        self._grads = self._compile(self._grads_body, training=True, extra=[tf.TensorSpec([], tf.float32)])
+        self._apply = (tf.function(self._apply_body, jit_compile=True) if spec.xla
+                       else tf.function(self._apply_body, reduce_retracing=True))
 
     def _optimizer(self) -> Any:
         settings = self.spec.optimizer
@@ -165,7 +169,7 @@ class TFEngine(EngineBase):
             return tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
         return optimizer
 
-    def _compile(self, body: Any, training: bool) -> Any:
+    def _compile(self, body: Any, training: bool, extra: list[Any] | None = None) -> Any:
         if self.spec.xla:
             # One trace (and XLA compilation) per input shape: the core keeps shapes few.
             return tf.function(body, jit_compile=True)
@@ -180,7 +184,7 @@ class TFEngine(EngineBase):
                 [None], label_dtype)
             signature += [targets, tf.TensorSpec([None], tf.float32),
                           tf.TensorSpec([], tf.float32)]
-        return tf.function(body, input_signature=signature)
+        return tf.function(body, input_signature=signature + (extra or []))
 
     def _forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, training: bool) -> Any:
         return self.model(
@@ -188,7 +192,7 @@ class TFEngine(EngineBase):
             training=training,
         ).logits
 
-    def _loss(self, logits: Any, labels: Any, weights: Any) -> Any:
+    def _loss(self, logits: Any, labels: Any, weights: Any, total: Any = None) -> Any:
         logits = tf.cast(logits, tf.float32)
         if self.spec.regression:
             per_example = tf.square(logits[:, 0] - labels)
@@ -196,7 +200,8 @@ class TFEngine(EngineBase):
             per_example = tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         else:
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-        return tf.reduce_sum(per_example * weights) / tf.reduce_sum(weights)
+        # ``total``: the weight of all micro-batches of an accumulated update.
+        return tf.reduce_sum(per_example * weights) / (tf.reduce_sum(weights) if total is None else total)
 
     def _train_body(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, labels: Any,
                     weights: Any, learning_rate: Any) -> Any:
@@ -216,6 +221,45 @@ class TFEngine(EngineBase):
         grads = [tf.convert_to_tensor(g) for g in grads]
         grads, _ = tf.clip_by_global_norm(grads, self.spec.optimizer.max_grad_norm)
         optimizer.apply_gradients(zip(grads, self.variables, strict=True))
+        return loss
+
+    def _grads_body(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, labels: Any,
+                    weights: Any, learning_rate: Any, total: Any) -> Any:
+        """One micro-batch's loss over ``total`` and its (unscaled, dense) gradients; no update."""
+        self.traces["train"] += 1
+        optimizer = self.optimizer
+        scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+        with tf.GradientTape() as tape:
+            logits = self._forward(input_ids, attention_mask, token_type_ids, training=True)
+            loss = self._loss(logits, labels, weights, total)
+            scaled = optimizer.get_scaled_loss(loss) if scaling else loss
+        grads = tape.gradient(scaled, self.variables)
+        if scaling:
+            grads = optimizer.get_unscaled_gradients(grads)
+        return loss, [tf.convert_to_tensor(g) for g in grads]
+
+    def _apply_body(self, grads: Any, learning_rate: Any) -> Any:
+        self.traces["train"] += 1
+        self.optimizer.learning_rate.assign(learning_rate)
+        grads, _ = tf.clip_by_global_norm(grads, self.spec.optimizer.max_grad_norm)
+        self.optimizer.apply_gradients(zip(grads, self.variables, strict=True))
+        return tf.constant(0.0)
+
+    def train_micro_batches(self, batches: list[Batch], learning_rate: float) -> float:
+        """The joined batch's update, one micro-batch in memory at a time."""
+        total = tf.constant(sum(float(b.weights.sum()) for b in batches), tf.float32)
+        rate = tf.constant(learning_rate, tf.float32)
+        summed: list[Any] | None = None
+        loss = 0.0
+        for batch in batches:
+            part, grads = self._grads(
+                tf.constant(batch.input_ids), tf.constant(batch.attention_mask),
+                tf.constant(batch.token_type_ids), tf.constant(batch_targets(batch, self.spec)),
+                tf.constant(batch.weights), rate, total,
+            )
+            summed = list(grads) if summed is None else [a + g for a, g in zip(summed, grads, strict=True)]
+            loss += float(part)
+        self._apply(summed, rate)
         return loss
 
     def _predict_body(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
