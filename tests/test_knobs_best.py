@@ -92,3 +92,13 @@ def test_early_stopping_after_patience_evaluations_without_improvement(tmp_path,
                  "--epochs", "4", "--eval-steps", "1", "--early-stopping-patience", "2",
                  "--metric-for-best-model", "accuracy", "--resume")
     assert "finished" in resumed.stderr and (run / "metrics.json").read_text() == before
+
+
+def test_do_predict_uses_the_best_model(tmp_path, tiny_model, real_glue):
+    run = tmp_path / "run"
+    summary = train(run, tiny_model, "--epochs", "2", "--eval-steps", "1", "--metric-for-best-model", "accuracy",
+                    "--learning-rate", "3e-3", "--do-predict")
+    written = (run / "predictions" / "MRPC.tsv").read_text()
+    again = ok("predict", "mrpc", "--model", run, "--backend", "torch", "--output-dir", tmp_path / "again", "-q")
+    assert again.exit_code == 0 and (tmp_path / "again" / "MRPC.tsv").read_text() == written
+    assert summary["predictions"]
