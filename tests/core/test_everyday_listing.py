@@ -118,13 +118,12 @@ def test_broken_plugins_are_warned_about_by_tasks_and_backends(tmp_path, monkeyp
 
 def test_backend_help_lists_the_backends_installed(tmp_path, monkeypatch):
     module = '''
-from glue_cli.plugins.hookspecs import hookimpl
+from glue_cli.api import hookimpl
 
 
 class Turbo:
     name = "turbo"
-    framework = "turbo"
-    extra = "turbo"
+    framework = "torch"  # its models are PyTorch's (an unknown framework is refused at registration)
 
 
 @hookimpl
