@@ -8,7 +8,7 @@ managers turn them into the one-line errors the CLI prints, without hiding GlueE
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from glue_cli.errors import GlueError, ModelError, RunDirError
@@ -29,26 +29,23 @@ def first_line(exc: BaseException) -> str:
 
 
 @contextmanager
-def reading(path: Path | str, what: str, hint: str = "") -> Iterator[None]:
+def _failures_as(error: type[GlueError], message: str, hint: str) -> Iterator[None]:
+    """Any failure in the block (other than a GlueError or a third-party plugin's own bug) as ``error``."""
+    try:
+        yield
+    except GlueError:
+        raise
+    except Exception as exc:
+        if third_party_failure(exc):
+            raise
+        raise error(f"{message}: {first_line(exc)}.", hint) from exc
+
+
+def reading(path: Path | str, what: str, hint: str = "") -> AbstractContextManager[None]:
     """Loading ``what`` from ``path``: any failure is a ModelError naming it."""
-    try:
-        yield
-    except GlueError:
-        raise
-    except Exception as exc:
-        if third_party_failure(exc):
-            raise
-        raise ModelError(f"Cannot load the {what} in {path}: {first_line(exc)}.", hint) from exc
+    return _failures_as(ModelError, f"Cannot load the {what} in {path}", hint)
 
 
-@contextmanager
-def writing(path: Path | str, what: str, hint: str = "") -> Iterator[None]:
+def writing(path: Path | str, what: str, hint: str = "") -> AbstractContextManager[None]:
     """Writing ``what`` to ``path`` (a full disk, a read-only folder): a RunDirError naming it."""
-    try:
-        yield
-    except GlueError:
-        raise
-    except Exception as exc:
-        if third_party_failure(exc):
-            raise
-        raise RunDirError(f"Cannot write the {what} in {path}: {first_line(exc)}.", hint) from exc
+    return _failures_as(RunDirError, f"Cannot write the {what} in {path}", hint)

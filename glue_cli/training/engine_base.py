@@ -32,6 +32,7 @@ from safetensors.numpy import load_file, save_file
 
 from glue_cli.data.batching import Batch
 from glue_cli.errors import ModelError
+from glue_cli.runs.guards import first_line
 from glue_cli.training.backends import ModelSpec
 from glue_cli.training.weights import WEIGHTS
 
@@ -60,9 +61,8 @@ def quiet_transformers(verbose: bool) -> None:
 
 def load_error(spec: ModelSpec, framework: str, exc: BaseException) -> ModelError:
     """The one line for a model folder (or hub id) a framework cannot load."""
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return ModelError(
-        f"Cannot load model {spec.path!r} with {framework}: {first}",
+        f"Cannot load model {spec.path!r} with {framework}: {first_line(exc)}",
         "Pass --model with a folder holding config.json and model.safetensors weights.",
     )
 
