@@ -107,21 +107,22 @@ def prepare_training(config: RunConfig) -> Prepared:
 
 
 def build_engine(
-    p: Prepared, config: RunConfig, precision: str, run: RunDir, total_steps: int, verbose: bool,
+    p: Prepared, config: RunConfig, precision: str, run: RunDir, resume_from: Position | None,
+    total_steps: int, verbose: bool,
 ) -> tuple[Engine, Position]:
     """A fresh engine on the prepared model, or the checkpoint's model and state with --resume."""
-    start = checkpoint.read(run.checkpoint) if config.resume else Position(0, 0, p.backend.name)
+    start = resume_from or Position(0, 0, p.backend.name)
     if start.step > total_steps:
         raise DataError(f"{run.checkpoint}: the checkpoint is at step {start.step}, past this run's "
                         f"{total_steps} steps.", "Resume with the run's settings.")
-    weights = checkpoint.model_path(run.checkpoint) if config.resume else p.model
+    weights = checkpoint.model_path(run.checkpoint) if resume_from is not None else p.model
     spec = model_spec(
         p, precision, path=weights, xla=config.xla, seed=config.seed, devices=config.devices, verbose=verbose,
         optimizer=OptimizerSettings(weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm),
     )
     with reading(weights, "model", "Pass --model with a folder holding config.json and weights."):
         engine = p.backend.create(spec)
-    if config.resume:
+    if resume_from is not None:
         with reading(run.checkpoint, "checkpoint", "Pass --overwrite instead of --resume to start again."):
             checkpoint.restore(engine, run.checkpoint, start, p.backend.name)
     return engine, start
@@ -208,12 +209,15 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
             warn(f"The run in {path} has already finished; its metrics.json is unchanged.")
             return claimed.finished
         with StopOnSigterm() as stop:
-            return fit(replace(config, output_dir=str(path)), claimed.run, stop, verbose, quiet)
+            return fit(replace(config, output_dir=str(path)), claimed.run, claimed.state, stop, verbose, quiet)
 
 
-def fit(config: RunConfig, run: RunDir, stop: StopOnSigterm, verbose: bool = False,
-        quiet: bool = False) -> dict[str, Any]:
-    """Fine-tune, evaluate after each epoch, checkpoint, save; returns what metrics.json holds."""
+def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: StopOnSigterm,
+        verbose: bool = False, quiet: bool = False) -> dict[str, Any]:
+    """Fine-tune, evaluate after each epoch, checkpoint, save; returns what metrics.json holds.
+
+    ``resume_from``: the checkpoint position ``claim`` read and checked for --resume (None: a new run).
+    """
     started = time.perf_counter()
     # Before any work: an unknown or uninstalled --report-to reporter is one line, not a late failure.
     reporters = enabled_reporters(split_list(config.report_to) or (), get_plugins().pm)
@@ -224,7 +228,7 @@ def fit(config: RunConfig, run: RunDir, stop: StopOnSigterm, verbose: bool = Fal
     steps_per_epoch = num_batches(len(p.encoded["train"]), config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     schedule = Schedule.from_ratio(config.learning_rate, total_steps, config.warmup_ratio)
-    engine, start = build_engine(p, config, precision, run, total_steps, verbose)
+    engine, start = build_engine(p, config, precision, run, resume_from, total_steps, verbose)
     run.write_config({
         **config.to_dict(),
         "task": p.task.name, "backend": p.backend.name, "model_path": p.model,
