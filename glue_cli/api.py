@@ -9,7 +9,7 @@ Importing it loads no deep-learning framework.
 from __future__ import annotations
 
 from glue_cli import PLUGIN_API_VERSION
-from glue_cli.data.batching import Batch
+from glue_cli.data.batching import COMPILED_PADDING, Batch, Padding
 from glue_cli.data.glue_folder import Split, read_glue_split
 from glue_cli.data.tasks import GlueLayout, Task
 from glue_cli.display import console, metrics_table
@@ -71,6 +71,8 @@ __all__ = [
     "PRECISIONS",
     "Backend",
     "Batch",
+    "Padding",
+    "COMPILED_PADDING",
     "Engine",
     "ModelSpec",
     "BackendBase",

@@ -12,7 +12,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from glue_cli.data.batching import Batch
+from glue_cli.data.batching import Batch, Padding
 from glue_cli.errors import BackendUnavailableError, ConfigError
 from glue_cli.plugins.installation import pip_install_extra
 from glue_cli.plugins.registry import Registry
@@ -143,9 +143,28 @@ class BackendBase(ABC):
     def amp_precision(self, device: str | None = None) -> str:
         return "fp32"
 
+    def padding(self, xla: bool, device: str | None = None) -> Padding:
+        """How batches are shaped for an engine built with ``xla`` on ``device``: by default the
+        class attributes ``pad_multiple`` and ``fixed_batch_rows`` whatever the mode."""
+        return Padding(self.pad_multiple, self.fixed_batch_rows)
+
     @abstractmethod
     def create(self, spec: ModelSpec) -> Engine:
         """Load the model at ``spec.path`` with a fresh classification head when it has none."""
+
+
+def batch_padding(backend: Backend, xla: bool) -> Padding:
+    """The padding the backend's engine (``--xla`` or not, on its default device) is fed.
+
+    ``padding(xla, device)`` is optional (``BackendBase`` has it): a backend without it is
+    padded by its ``pad_multiple`` and ``fixed_batch_rows`` in every mode.
+    """
+    choose = getattr(backend, "padding", None)
+    if callable(choose):
+        chosen = choose(xla)
+        if isinstance(chosen, Padding):
+            return chosen
+    return Padding(backend.pad_multiple, backend.fixed_batch_rows)
 
 
 def backend_names(backend: Backend) -> tuple[str, ...]:

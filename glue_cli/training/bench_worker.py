@@ -199,7 +199,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     # the run: time to first step is the user's, not the bench's.
     task, splits = sources.load(config.task, config.data_dir, trainer.run_files(config), ("train",))
     train_split = splits["train"].head(config.max_train_samples)
-    tokenized = pipeline.tokenize(task, {"train": train_split}, backend, config.model, config.max_seq_length)
+    tokenized = pipeline.tokenize(task, {"train": train_split}, backend, config.model, config.max_seq_length,
+                                 config.xla)
     lengths_train = tokenized.encoded["train"].lengths
     model_path = tokenized.model
 
@@ -223,8 +224,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         order = orders[epoch]
         rows = order[position * config.batch_size : (position + 1) * config.batch_size]
         [(examples, real_tokens, processed_tokens)] = batch_tokens(
-            lengths_train, rows, config.batch_size, backend.pad_multiple, config.max_seq_length,
-            backend.fixed_batch_rows,
+            lengths_train, rows, config.batch_size, tokenized.padding.multiple, config.max_seq_length,
+            tokenized.padding.fixed_rows,
         )
         if examples != examples_by_step[step]:
             raise RuntimeError(f"step {step}: the trainer fed {examples_by_step[step]} examples, "

@@ -5,13 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from glue_cli.data.batching import Padding
 from glue_cli.data.custom import Files
 from glue_cli.data.features import Encoded, encode
 from glue_cli.data.glue_folder import Split
 from glue_cli.data.sources import read_named_splits
 from glue_cli.data.tasks import Task
 from glue_cli.plugins.manager import get_backends, get_tasks
-from glue_cli.training.backends import Backend, ModelSpec, only_framework, require_available
+from glue_cli.training.backends import (
+    Backend,
+    ModelSpec,
+    batch_padding,
+    only_framework,
+    require_available,
+)
 from glue_cli.training.models import load_tokenizer, resolve_model
 from glue_cli.training.optimization import OptimizerSettings
 
@@ -26,6 +33,8 @@ class Prepared:
     tokenizer: Any
     splits: dict[str, Split]
     encoded: dict[str, Encoded]
+    # How the engine's batches are padded (the backend's choice for --xla or not).
+    padding: Padding = Padding()
 
     @property
     def pad_id(self) -> int:
@@ -45,13 +54,18 @@ def limit(splits: dict[str, Split], limits: dict[str, int | None]) -> dict[str, 
     return {name: split.head(limits.get(name)) for name, split in splits.items()}
 
 
-def tokenize(task: Task, splits: dict[str, Split], backend: Backend, model: str, max_length: int) -> Prepared:
-    """Load the model's tokenizer and encode every split (through the on-disk cache)."""
+def tokenize(
+    task: Task, splits: dict[str, Split], backend: Backend, model: str, max_length: int, xla: bool = False,
+) -> Prepared:
+    """Load the model's tokenizer and encode every split (through the on-disk cache).
+
+    ``xla``: the engine will compile its steps, which decides how batches are padded.
+    """
     model_path = resolve_model(model)
     tokenizer = load_tokenizer(model_path)
     encoded = {s: encode(split, tokenizer, max_length) for s, split in splits.items()}
     return Prepared(task=task, backend=backend, model=model_path, tokenizer=tokenizer, splits=splits,
-                    encoded=encoded)
+                    encoded=encoded, padding=batch_padding(backend, xla))
 
 
 def prepare_data(

@@ -103,7 +103,7 @@ def prepare_training(config: RunConfig) -> Prepared:
     roles = ("train", "eval", "test") if config.do_predict else ("train", "eval")
     task, splits = sources.load(config.task, config.data_dir, run_files(config), roles)
     limits = {"train": config.max_train_samples, **{s: config.max_eval_samples for s in task.eval_splits}}
-    return tokenize(task, limit(splits, limits), backend, config.model, config.max_seq_length)
+    return tokenize(task, limit(splits, limits), backend, config.model, config.max_seq_length, config.xla)
 
 
 def build_engine(
@@ -144,9 +144,9 @@ def train_epoch(
     emit(EpochStarted(epoch + 1, steps_per_epoch, progress.step))
     t_epoch, loss_sum, seen = time.perf_counter(), 0.0, 0
     for batch in iterate(
-        train_data, config.batch_size, p.backend.pad_multiple, config.max_seq_length,
+        train_data, config.batch_size, p.padding.multiple, config.max_seq_length,
         order=train_order(train_data.lengths, config.batch_size, config.seed, epoch, config.group_by_length),
-        fixed_rows=p.backend.fixed_batch_rows, pad_token_id=p.pad_id,
+        fixed_rows=p.padding.fixed_rows, pad_token_id=p.pad_id,
         skip=progress.step - epoch * steps_per_epoch,
     ):
         t_step = time.perf_counter()

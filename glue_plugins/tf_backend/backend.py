@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any
 
 # One cpuinfo check serves every backend; the tf name stays importable for its callers.
-from glue_cli.api import BackendBase, Engine, ModelSpec
+from glue_cli.api import COMPILED_PADDING, BackendBase, Engine, ModelSpec, Padding
 from glue_cli.api import cpu_has_native_bf16 as native_bf16
 
 # C++ log levels: 0 all, 1 no INFO, 2 no WARNING (oneDNN notices, CUDA-not-found, XLA chatter).
@@ -89,10 +89,10 @@ class TFBackend(BackendBase):
     name = "tf"
     framework = "tf"
     modules = ("tensorflow", "tf_keras")
-    # XLA compiles once per input shape: lengths in steps of 16 (at most 8 up to 128)
-    # and full batches only (the last one gets filler rows).
-    pad_multiple = 16
-    fixed_batch_rows = True
+    # Without XLA one graph with open shapes runs every batch: padded to its longest row. XLA
+    # compiles once per input shape: the core's length buckets and full batches (see padding()).
+    pad_multiple = 1
+    fixed_batch_rows = False
 
     def unavailable_reason(self) -> str | None:
         if importlib.util.find_spec("tensorflow") is None:
@@ -115,6 +115,9 @@ class TFBackend(BackendBase):
         if device.startswith("gpu"):
             return "fp16"  # mixed_float16 with loss scaling: the fast path on NVIDIA GPUs
         return "bf16" if native_bf16() else "fp32"
+
+    def padding(self, xla: bool, device: str | None = None) -> Padding:
+        return COMPILED_PADDING if xla else Padding(self.pad_multiple, self.fixed_batch_rows)
 
     def create(self, spec: ModelSpec) -> Engine:
         load_tensorflow()
