@@ -35,6 +35,7 @@ from glue_cli.training.backends import (
     Engine,
     ModelSpec,
     cpu_has_native_bf16,
+    physical_cores,
 )
 from glue_cli.training.engine_base import (
     EngineBase,
@@ -80,6 +81,7 @@ __all__ = [
     "OptimizerSettings",
     "decays",
     "cpu_has_native_bf16",
+    "physical_cores",
     "WEIGHTS",
     "has_safetensors",
     "read_safetensors",

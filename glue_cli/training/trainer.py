@@ -25,7 +25,7 @@ from glue_cli.runs.atomic import atomic_dir
 from glue_cli.runs.guards import reading, writing
 from glue_cli.runs.rundir import RunDir, claim, default_run_path, git_commit
 from glue_cli.training import checkpoint
-from glue_cli.training.backends import Engine, choose_precision, warn
+from glue_cli.training.backends import Engine, choose_precision, warn, xla_note
 from glue_cli.training.checkpoint import Position
 from glue_cli.training.evaluation import evaluate_all, predict_test
 from glue_cli.training.events import (
@@ -223,6 +223,8 @@ def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: Stop
     reporters = enabled_reporters(split_list(config.report_to) or (), get_plugins().pm)
     p = prepare_training(config)
     precision = choose_precision(p.backend, config.precision, config.amp, p.backend.devices()[0])
+    if config.xla and (note := xla_note(p.backend, p.backend.devices()[0])):
+        warn(f"--xla: {note}")
     emit = EventSink(get_plugins().pm, reporters)
 
     steps_per_epoch = num_batches(len(p.encoded["train"]), config.batch_size)

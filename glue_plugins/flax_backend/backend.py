@@ -28,6 +28,9 @@ class FlaxBackend(BackendBase):
             return "bf16" if cpu_has_native_bf16() else "fp32"
         return "bf16"  # GPUs and TPUs: bf16 needs no loss scaling and runs at full speed
 
+    def xla_note(self, device: str | None = None) -> str | None:
+        return "always on for flax: its steps are always jit-compiled (XLA); the flag changes nothing"
+
     def padding(self, xla: bool, device: str | None = None) -> Padding:
         return COMPILED_PADDING  # jit is always on: --xla changes nothing
 
