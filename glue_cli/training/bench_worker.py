@@ -27,6 +27,7 @@ from glue_cli.data.batching import batch_tokens, num_batches, train_order
 from glue_cli.errors import GlueError
 from glue_cli.plugins.hookspecs import hookimpl
 from glue_cli.training import events
+from glue_cli.training.backends import xla_note
 
 # Matrix side for the peak measurement: big enough to reach a CPU's or a GPU's plateau.
 CPU_MATMUL = 1024
@@ -181,6 +182,13 @@ def amp_is_fp32(backend: Any) -> str | None:
     return None
 
 
+def xla_changes_nothing(backend: Any) -> str | None:
+    """Why an ``xla`` cell would repeat the cell without it (the backend always compiles, or never
+    does on this device), else None."""
+    note = xla_note(backend, backend.devices()[0])
+    return f"--xla: {note}: the cell without xla has the numbers" if note else None
+
+
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     from glue_cli.config import resolve
     from glue_cli.data import sources
@@ -190,6 +198,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     config = resolve(spec["flags"])
     backend = pipeline.open_backend(config.backend)
     if config.amp and config.precision is None and (reason := amp_is_fp32(backend)):
+        return {"status": "skipped", "reason": reason}
+    if config.xla and (reason := xla_changes_nothing(backend)):
         return {"status": "skipped", "reason": reason}
     recorder = Recorder()
     get_plugins().pm.register(recorder, name="glue-bench")
