@@ -87,11 +87,11 @@ def fetch_model(name: str, revision: str | None = None, framework: str | None = 
     except HFValidationError:
         raise ModelError(f"{option} {name}: not a model folder, run directory nor hub id.",
                          f"Check the {option} value.") from None
-    except Exception as exc:  # huggingface_hub's errors have no common base beyond HTTP/OS errors
+    except (OSError, ValueError) as exc:  # every huggingface_hub error: HTTP (OSError), not found, offline
         if offline:
             why = "the hub is offline (HF_HUB_OFFLINE=1)" if hub_offline() else "the hub cannot be reached"
             raise ModelError(
-                f"Model {name!r}{at} is not a local folder, {why} and it is not in the Hugging Face cache.",
+                f"{option} {name!r}{at} is not a local folder, {why} and it is not in the Hugging Face cache.",
                 f"Pass {option} /path/to/a/model/folder, or leave --model out for the bundled MiniLM.",
             ) from None
         raise ModelError(f"Cannot download {name!r}{at} from the hub: {first_line(exc)}",

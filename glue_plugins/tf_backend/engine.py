@@ -82,7 +82,7 @@ def load_model(spec: ModelSpec) -> Any:
     try:
         if folder.is_dir() and has_safetensors(folder):
             return model_from_pt_safetensors(folder, labels)
-        # A TF checkpoint (tf_model.h5) or a hub id: transformers' own loader.
+        # A TF checkpoint (tf_model.h5; hub ids arrive as cached folders): transformers' own loader.
         return TFAutoModelForSequenceClassification.from_pretrained(spec.path, **labels)
     except (OSError, ValueError, RuntimeError, ImportError, AttributeError) as exc:
         raise load_error(spec, "TensorFlow", exc) from None
