@@ -59,3 +59,24 @@ def test_a_hub_id_is_its_cached_snapshot_at_the_revision(models, tmp_path, monke
         fetch_model("acme/tiny", "v3")
     with pytest.raises(ModelError, match="--tokenizer"):
         fetch_model("acme/other", option="--tokenizer", weights=False)
+
+
+def test_every_family_is_made_and_tokenizes_without_torch(tmp_path):
+    """The tf and flax sessions have no torch: the tiny models and their tokenizers must not need it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['torch'] = None\n"  # any `import torch` now fails
+        "from pathlib import Path\n"
+        "from glue_cli.training.models import family_inputs, load_tokenizer\n"
+        "from glue_cli.training.tinymodel import FAMILIES, make_tiny_model\n"
+        "for family in FAMILIES:\n"
+        f"    path = str(make_tiny_model(Path({str(tmp_path)!r}) / family, family))\n"
+        "    tokenizer = load_tokenizer(path)\n"
+        "    assert tokenizer('the film', 'a dog')['input_ids'], family\n"
+        "    print(family, len(family_inputs(tokenizer, path)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["bert", "3", "roberta", "2", "distilbert", "2", "albert", "3", "electra", "3"]
