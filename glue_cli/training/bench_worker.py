@@ -210,7 +210,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     task, splits = sources.load(config.task, config.data_dir, trainer.run_files(config), ("train",))
     train_split = splits["train"].head(config.max_train_samples)
     tokenized = pipeline.tokenize(task, {"train": train_split}, backend, config.model, config.max_seq_length,
-                                 config.xla)
+                                  tokenizer=config.tokenizer, revision=config.revision, xla=config.xla)
     lengths_train = tokenized.encoded["train"].lengths
     model_path = tokenized.model
 
