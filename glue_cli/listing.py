@@ -61,7 +61,7 @@ def backend_table(rows: list[dict[str, Any]]) -> Table:
     for r in rows:
         ok = "[green]yes[/]" if r["available"] else f"[red]no[/] ({escape(r['reason'])}; {escape(r['install'])})"
         table.add_row(escape(r["name"]), ok, escape(", ".join(r["devices"])), escape(", ".join(r["precisions"])),
-                      escape(r["amp"] or "-"), escape(r.get("xla") or "-"), escape(r["plugin"]))
+                      escape(r["amp"] or "-"), escape((r.get("xla") or "-").split(":")[0]), escape(r["plugin"]))
     return table
 
 

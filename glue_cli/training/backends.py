@@ -148,7 +148,8 @@ class BackendBase(ABC):
 
     def xla_note(self, device: str | None = None) -> str | None:
         """One line when ``--xla`` is not a plain on/off switch on ``device`` (steps always compiled,
-        or compiling is off there, and why); None when the flag turns compilation on."""
+        or compiling is off there, and why); None when the flag turns compilation on. The text up
+        to its first colon is the short form `glue backends` shows in its table."""
         return None
 
     def padding(self, xla: bool, device: str | None = None) -> Padding:
