@@ -364,10 +364,10 @@ def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: Stop
                         stopped_early=start.stopped_early and stopped_for_good(config, start))
 
     def position(tally: EpochTally) -> Position:
-        done_in_epoch = 0 if tally.closed else progress.step % plan.steps_per_epoch
         return Position(
             progress.step, progress.step // plan.steps_per_epoch, p.backend.name, progress.epoch_seconds,
-            progress.examples + (0 if tally.closed else tally.seen), done_in_epoch, plan.steps_per_epoch,
+            progress.examples + (0 if tally.closed else tally.seen), progress.step % plan.steps_per_epoch,
+            plan.steps_per_epoch,
             0.0 if tally.closed else tally.elapsed(), best.to_dict(), progress.last_eval, progress.stopped_early,
         )
 
