@@ -389,6 +389,9 @@ def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: Stop
 
     epoch = start.step // plan.steps_per_epoch
     resumed_seconds = start.epoch_elapsed
+    if len(progress.epoch_seconds) > epoch and progress.step < plan.total_steps:
+        # An earlier --max-steps ended mid-epoch and closed that epoch; training on reopens it.
+        resumed_seconds = progress.epoch_seconds.pop()
     while progress.step < plan.total_steps and not progress.stopped_early:
         tally = EpochTally(time.perf_counter() - resumed_seconds)
         resumed_seconds = 0.0

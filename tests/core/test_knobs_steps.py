@@ -47,6 +47,9 @@ def test_max_steps_overrides_epochs_and_the_schedule_follows(tmp_path, tiny_mode
     assert [c["step"] for c in of_kind(run, "checkpoint")] == [3, 4]
     state = json.loads((run / "checkpoint" / "state.json").read_text())
     assert (state["step"], state["epoch"], state["epoch_step"]) == (4, 1, 1)  # ended mid-epoch 2
+    # More steps on resume: the cut epoch is reopened, so the run still has two epochs' times.
+    more = ok(*run_args(run, tiny_model, "--resume", "--max-steps", "6", "--json", "-q")).json()
+    assert more["train"]["steps"] == 6 and len(more["train"]["epoch_seconds"]) == 2
 
 
 @pytest.mark.parametrize("cut", [2, 4])
