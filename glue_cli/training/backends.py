@@ -41,6 +41,9 @@ class ModelSpec:
     verbose: bool = False
     # Cross-entropy against (1 - s) one-hot + s / num_labels (classification only); see engine_base.batch_targets.
     label_smoothing: float = 0.0
+    # The Batch arrays the model's forward gets, by transformers' names: its family's inputs
+    # (DistilBERT and RoBERTa take no token_type_ids). EngineBase.model_inputs picks them.
+    inputs: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @runtime_checkable

@@ -151,13 +151,13 @@ class FlaxEngine(EngineBase):
 
     def _train_step(
         self, params: Any, opt_state: Any, rate: jax.Array, key: jax.Array, step: jax.Array,
-        input_ids: jax.Array, mask: jax.Array, types: jax.Array, labels: jax.Array, weights: jax.Array,
+        inputs: dict[str, jax.Array], labels: jax.Array, weights: jax.Array,
     ) -> tuple[Any, Any, jax.Array]:
         self.traces["train"] += 1
         dropout = jax.random.fold_in(key, step)  # depends on (seed, step) only: resumable
 
         def loss_of(p: Any) -> jax.Array:
-            out = self.model(input_ids, mask, types, params=p, dropout_rng=dropout, train=True)
+            out = self.model(**inputs, params=p, dropout_rng=dropout, train=True)
             return self._loss(out.logits, labels, weights)
 
         loss, grads = jax.value_and_grad(loss_of)(params)
@@ -168,15 +168,15 @@ class FlaxEngine(EngineBase):
         return optax.apply_updates(params, updates), opt_state, loss
 
     def _grads_step(
-        self, params: Any, key: jax.Array, step: jax.Array, micro: jax.Array, input_ids: jax.Array,
-        mask: jax.Array, types: jax.Array, labels: jax.Array, weights: jax.Array, total: jax.Array,
+        self, params: Any, key: jax.Array, step: jax.Array, micro: jax.Array, inputs: dict[str, jax.Array],
+        labels: jax.Array, weights: jax.Array, total: jax.Array,
     ) -> tuple[jax.Array, Any]:
         """One micro-batch's share of an accumulated update: its loss over ``total`` and its gradients."""
         self.traces["train"] += 1
         dropout = jax.random.fold_in(jax.random.fold_in(key, step), micro)  # (seed, step, micro-batch)
 
         def loss_of(p: Any) -> jax.Array:
-            out = self.model(input_ids, mask, types, params=p, dropout_rng=dropout, train=True)
+            out = self.model(**inputs, params=p, dropout_rng=dropout, train=True)
             return self._loss(out.logits, labels, weights, total)
 
         return jax.value_and_grad(loss_of)(params)
@@ -189,24 +189,26 @@ class FlaxEngine(EngineBase):
         updates, opt_state = self.tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state
 
-    def _predict_step(self, params: Any, input_ids: jax.Array, mask: jax.Array, types: jax.Array) -> jax.Array:
+    def _predict_step(self, params: Any, inputs: dict[str, jax.Array]) -> jax.Array:
         self.traces["predict"] += 1
-        return self.model(input_ids, mask, types, params=params, train=False).logits.astype(jnp.float32)
+        return self.model(**inputs, params=params, train=False).logits.astype(jnp.float32)
 
-    def _inputs(self, batch: Batch) -> tuple[int, list[jax.Array]]:
-        """The batch's arrays split over the devices, with filler rows so each gets as many."""
+    def _inputs(self, batch: Batch) -> tuple[int, dict[str, jax.Array], jax.Array, jax.Array]:
+        """The model's inputs, labels and weights split over the devices, with filler rows so each gets as many."""
         rows = batch.input_ids.shape[0]
         extra = -rows % self.num_devices
-        labels = batch_targets(batch, self.spec)
-        arrays = [batch.input_ids, batch.attention_mask, batch.token_type_ids, labels, batch.weights]
-        padded = [np.pad(a, [(0, extra)] + [(0, 0)] * (a.ndim - 1)) for a in arrays]
-        return rows, [jax.device_put(a, self.rows) for a in padded]
+
+        def split(a: np.ndarray) -> jax.Array:
+            return jax.device_put(np.pad(a, [(0, extra)] + [(0, 0)] * (a.ndim - 1)), self.rows)
+
+        inputs = {name: split(a) for name, a in self.model_inputs(batch).items()}
+        return rows, inputs, split(batch_targets(batch, self.spec)), split(batch.weights)
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
-        _, (ids, mask, types, labels, weights) = self._inputs(batch)
+        _, inputs, labels, weights = self._inputs(batch)
         self.params, self.opt_state, loss = self._train(
             self.params, self.opt_state, np.float32(learning_rate), self.dropout_key, np.int32(self.step),
-            ids, mask, types, labels, weights,
+            inputs, labels, weights,
         )
         self.step += 1
         return float(loss)
@@ -216,9 +218,9 @@ class FlaxEngine(EngineBase):
         total = np.float32(sum(float(b.weights.sum()) for b in batches))
         grads, loss = None, 0.0
         for micro, batch in enumerate(batches):
-            _, (ids, mask, types, labels, weights) = self._inputs(batch)
+            _, inputs, labels, weights = self._inputs(batch)
             part, g = self._grads(self.params, self.dropout_key, np.int32(self.step), np.int32(micro),
-                                  ids, mask, types, labels, weights, total)
+                                  inputs, labels, weights, total)
             grads = g if grads is None else self._add(grads, g)
             loss += float(part)
         self.params, self.opt_state = self._apply(self.params, self.opt_state, np.float32(learning_rate), grads)
@@ -226,8 +228,8 @@ class FlaxEngine(EngineBase):
         return loss
 
     def predict(self, batch: Batch) -> np.ndarray:
-        rows, (ids, mask, types, _, _) = self._inputs(batch)
-        return np.asarray(self._predict(self.params, ids, mask, types))[:rows]
+        rows, inputs, _, _ = self._inputs(batch)
+        return np.asarray(self._predict(self.params, inputs))[:rows]
 
     def model_config(self) -> Any:
         return self.model.config

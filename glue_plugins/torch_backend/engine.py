@@ -67,11 +67,7 @@ class TorchEngine(EngineBase):
             return torch.from_numpy(a).long().to(self.torch_device, non_blocking=True)
 
         with self._autocast():
-            return self.forward(
-                input_ids=tensor(batch.input_ids),
-                attention_mask=tensor(batch.attention_mask),
-                token_type_ids=tensor(batch.token_type_ids),
-            ).logits
+            return self.forward(**{name: tensor(a) for name, a in self.model_inputs(batch).items()}).logits
 
     def _loss(self, logits: torch.Tensor, batch: Batch, total_weight: float | None = None) -> torch.Tensor:
         """The weighted mean loss of ``batch``; over ``total_weight`` (all micro-batches' rows) when accumulating."""
