@@ -147,7 +147,8 @@ def test_each_backends_padding_keeps_mrpc_batches_over_95_percent_real_in_few_sh
     except Exception:
         pytest.skip("the bundled model is not installed")
     backend = {"torch": TorchBackend, "tf": TFBackend, "flax": FlaxBackend}[backend_name]()
-    padding = backend.padding(xla, "cpu")  # the device given: no framework imported
+    # The device given: no framework imported. tf compiles on a GPU only (XLA is off on a CPU).
+    padding = backend.padding(xla, "gpu:0" if backend_name == "tf" else "cpu")
     compiles = xla or backend_name == "flax"  # flax: jit whatever the flag
     assert (padding.multiple > 1) == compiles and padding.fixed_rows == compiles
     task = next(t for t in TASKS if t.name == "mrpc")
