@@ -9,7 +9,7 @@ Importing it loads no deep-learning framework.
 from __future__ import annotations
 
 from glue_cli import PLUGIN_API_VERSION
-from glue_cli.data.batching import Batch
+from glue_cli.data.batching import COMPILED_PADDING, Batch, Padding
 from glue_cli.data.glue_folder import Split, read_glue_split
 from glue_cli.data.tasks import GlueLayout, Task
 from glue_cli.display import console, metrics_table
@@ -35,6 +35,7 @@ from glue_cli.training.backends import (
     Engine,
     ModelSpec,
     cpu_has_native_bf16,
+    physical_cores,
 )
 from glue_cli.training.engine_base import (
     EngineBase,
@@ -72,6 +73,8 @@ __all__ = [
     "PRECISIONS",
     "Backend",
     "Batch",
+    "Padding",
+    "COMPILED_PADDING",
     "Engine",
     "ModelSpec",
     "BackendBase",
@@ -79,6 +82,7 @@ __all__ = [
     "OptimizerSettings",
     "decays",
     "cpu_has_native_bf16",
+    "physical_cores",
     "WEIGHTS",
     "has_safetensors",
     "read_safetensors",

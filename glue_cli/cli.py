@@ -294,7 +294,10 @@ def train(
         str | None, typer.Option(help="Exactly this precision: fp32, bf16 or fp16 (overrides --amp).")
     ] = None,
     xla: Annotated[
-        bool | None, typer.Option("--xla", help="Compile the steps (torch.compile, XLA, jit).")
+        bool | None, typer.Option(
+            "--xla", help="Compile the steps: torch.compile (torch), XLA (tf, on a GPU: off on a CPU, where it "
+            "is slower). flax always compiles (jit): the flag changes nothing there. `glue backends` says "
+            "what it does on each.")
     ] = None,
     devices: Devices = None,
     group_by_length: Annotated[

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from glue_cli.display import listing_table
 from glue_cli.plugins.manager import get_backends, get_tasks
-from glue_cli.training.backends import install_hint
+from glue_cli.training.backends import install_hint, xla_note
 
 
 def task_rows() -> list[dict[str, Any]]:
@@ -46,20 +46,22 @@ def backend_rows() -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "name": b.name, "available": reason is None, "reason": reason,
             "install": install_hint(b), "plugin": registry.owner(b.name),
-            "devices": [], "precisions": [], "amp": None,
+            "devices": [], "precisions": [], "amp": None, "xla": None,
         }
         if reason is None:
-            row.update(devices=b.devices(), precisions=b.precisions(), amp=b.amp_precision())
+            row.update(devices=b.devices(), precisions=b.precisions(), amp=b.amp_precision(),
+                       xla=xla_note(b) or "compiles the steps")
         rows.append(row)
     return rows
 
 
 def backend_table(rows: list[dict[str, Any]]) -> Table:
-    table = listing_table("backend", "available", "devices", "precisions", "--amp", "plugin", whole=("plugin",))
+    table = listing_table("backend", "available", "devices", "precisions", "--amp", "--xla", "plugin",
+                          whole=("plugin",))
     for r in rows:
         ok = "[green]yes[/]" if r["available"] else f"[red]no[/] ({escape(r['reason'])}; {escape(r['install'])})"
         table.add_row(escape(r["name"]), ok, escape(", ".join(r["devices"])), escape(", ".join(r["precisions"])),
-                      escape(r["amp"] or "-"), escape(r["plugin"]))
+                      escape(r["amp"] or "-"), escape((r.get("xla") or "-").split(":")[0]), escape(r["plugin"]))
     return table
 
 

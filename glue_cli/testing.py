@@ -31,7 +31,7 @@ import numpy as np
 from glue_cli.data.batching import Batch, iterate, split_rows
 from glue_cli.data.features import Encoded
 from glue_cli.training import checkpoint
-from glue_cli.training.backends import Backend, Engine, ModelSpec
+from glue_cli.training.backends import Backend, Engine, ModelSpec, batch_padding
 from glue_cli.training.checkpoint import Position
 from glue_cli.training.pipeline import open_backend
 from glue_cli.training.tinymodel import make_tiny_bert
@@ -85,17 +85,19 @@ class Suite:
         self.model_no_dropout = make_tiny_bert(workdir / "tiny-bert-no-dropout", dropout=0.0)
         self.data = token_data(32, seed=0)
 
-    def spec(self, precision: str = "fp32", dropout: bool = True, path: str | None = None) -> ModelSpec:
+    def spec(self, precision: str = "fp32", dropout: bool = True, path: str | None = None,
+             xla: bool = False) -> ModelSpec:
         model = self.model if dropout else self.model_no_dropout
         return ModelSpec(path=path or str(model), num_labels=2, regression=False, id2label={0: "no", 1: "yes"},
-                         precision=precision, seed=7)
+                         precision=precision, seed=7, xla=xla)
 
     def engine(self, spec: ModelSpec) -> Engine:
         return self.backend.create(spec)
 
-    def batches(self, rows: int = ROWS) -> list[Batch]:
-        return list(iterate(self.data, rows, self.backend.pad_multiple, MAX_LENGTH,
-                            fixed_rows=self.backend.fixed_batch_rows))
+    def batches(self, rows: int = ROWS, xla: bool = False) -> list[Batch]:
+        """The data cut and padded as the trainer feeds the backend's engine (``--xla`` or not)."""
+        padding = batch_padding(self.backend, xla)
+        return list(iterate(self.data, rows, padding.multiple, MAX_LENGTH, fixed_rows=padding.fixed_rows))
 
 
 def token_data(n: int, seed: int) -> Encoded:
@@ -243,20 +245,25 @@ def logits_in_pytorch(folder: Path, batch: Batch) -> list[list[float]] | None:
 
 
 def check_compile_count(suite: Suite) -> str | None:
-    """A step compiles at most once per batch shape and step kind, however many batches run."""
-    engine = suite.engine(suite.spec())
-    batches = suite.batches() * 2
-    for b in batches:
-        engine.train_step(b, 1e-3)
-        engine.predict(b)
-    shapes = len({b.shape for b in batches})
-    if engine.compile_count() > 2 * shapes:
-        raise AssertionError(f"compile_count() is {engine.compile_count()} after {len(batches)} training and "
-                             f"predicting steps over {shapes} batch shapes: at most {2 * shapes} allowed")
-    if suite.backend.fixed_batch_rows:
-        rows = {b.shape[0] for b in batches}
-        if rows != {ROWS}:
-            raise AssertionError(f"fixed_batch_rows: batches of {sorted(rows)} rows reached the engine")
+    """With and without ``xla``: a step compiles at most once per batch shape and step kind, however
+    many batches run, and the batches have the shapes the backend's ``padding`` asks for."""
+    for xla in (False, True):
+        padding = batch_padding(suite.backend, xla)
+        engine = suite.engine(suite.spec(xla=xla))
+        # Compiling is slow on a CPU: with xla, two of the batch shapes, each run twice, tell as much.
+        batches = suite.batches(xla=xla)[: 2 if xla else None] * 2
+        for b in batches:
+            engine.train_step(b, 1e-3)
+            engine.predict(b)
+        shapes = len({b.shape for b in batches})
+        mode = "with xla" if xla else "without xla"
+        if engine.compile_count() > 2 * shapes:
+            raise AssertionError(f"{mode}: compile_count() is {engine.compile_count()} after {len(batches)} "
+                                 f"training and predicting steps over {shapes} batch shapes: at most "
+                                 f"{2 * shapes} allowed")
+        if padding.fixed_rows and {b.shape[0] for b in batches} != {ROWS}:
+            raise AssertionError(f"{mode}: fixed rows asked, yet batches of {sorted({b.shape[0] for b in batches})} "
+                                 "rows reached the engine")
     return None
 
 

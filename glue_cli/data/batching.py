@@ -34,10 +34,35 @@ class Batch:
         return rows, length
 
 
+@dataclass(frozen=True)
+class Padding:
+    """How an engine wants its batches shaped: what a backend's ``padding(xla, device)`` returns.
+
+    ``multiple``: each batch is padded to its longest row rounded up to a multiple of this
+    (capped at the maximum length); 1 pads to the longest row exactly, which costs an eager
+    framework nothing. A compiling step (XLA, jit, torch.compile) compiles once per shape, so it
+    wants a multiple > 1: lengths then take at most ``shapes(max_length)`` values.
+    ``fixed_rows``: the last, partial batch gets weight-0 filler rows, one row count for the compiler.
+    """
+
+    multiple: int = 1
+    fixed_rows: bool = False
+
+    def shapes(self, max_length: int) -> int:
+        """How many batch lengths there can be up to ``max_length``: a compiling step's bound per step kind."""
+        return -(-max_length // self.multiple)
+
+
+# What compiling steps pad to: multiples of 4 process about 0.95 real tokens per token on MRPC's
+# length-grouped batches (16: 0.86, 8: 0.92, exact: 0.98), in at most max_length / 4 shapes (17 on
+# MRPC train, 32 at most up to 128).
+COMPILED_PADDING = Padding(multiple=4, fixed_rows=True)
+
+
 def padded_length(longest: int, multiple: int, cap: int) -> int:
     """Round ``longest`` up to a multiple of ``multiple``, never past ``cap``.
 
-    With multiple 16 and cap 128 a run sees at most 8 distinct lengths: XLA and jit
+    With multiple 4 and cap 128 a run sees at most 32 distinct lengths: XLA and jit
     compile once per length instead of once per batch.
     """
     return min(cap, -(-longest // multiple) * multiple)

@@ -12,7 +12,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from glue_cli.data.batching import Batch
+from glue_cli.data.batching import Batch, Padding
 from glue_cli.errors import BackendUnavailableError, ConfigError
 from glue_cli.plugins.installation import pip_install_extra
 from glue_cli.plugins.registry import Registry
@@ -152,9 +152,40 @@ class BackendBase(ABC):
     def amp_precision(self, device: str | None = None) -> str:
         return "fp32"
 
+    def xla_note(self, device: str | None = None) -> str | None:
+        """One line when ``--xla`` is not a plain on/off switch on ``device`` (steps always compiled,
+        or compiling is off there, and why); None when the flag turns compilation on. The text up
+        to its first colon is the short form `glue backends` shows in its table."""
+        return None
+
+    def padding(self, xla: bool, device: str | None = None) -> Padding:
+        """How batches are shaped for an engine built with ``xla`` on ``device``: by default the
+        class attributes ``pad_multiple`` and ``fixed_batch_rows`` whatever the mode."""
+        return Padding(self.pad_multiple, self.fixed_batch_rows)
+
     @abstractmethod
     def create(self, spec: ModelSpec) -> Engine:
         """Load the model at ``spec.path`` with a fresh classification head when it has none."""
+
+
+def batch_padding(backend: Backend, xla: bool) -> Padding:
+    """The padding the backend's engine (``--xla`` or not, on its default device) is fed.
+
+    ``padding(xla, device)`` is optional (``BackendBase`` has it): a backend without it is
+    padded by its ``pad_multiple`` and ``fixed_batch_rows`` in every mode.
+    """
+    choose = getattr(backend, "padding", None)
+    if callable(choose):
+        chosen = choose(xla)
+        if isinstance(chosen, Padding):
+            return chosen
+    return Padding(backend.pad_multiple, backend.fixed_batch_rows)
+
+
+def xla_note(backend: Backend, device: str | None = None) -> str | None:
+    """The backend's ``xla_note(device)``, optional like ``padding``: None for a backend without it."""
+    note = getattr(backend, "xla_note", None)
+    return note(device) if callable(note) else None
 
 
 def backend_names(backend: Backend) -> tuple[str, ...]:
@@ -220,6 +251,29 @@ def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
             flags = set(line.split(":", 1)[1].split())
             return bool(flags & {"avx512_bf16", "amx_bf16"})
     return False
+
+
+def physical_cores(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
+    """The physical cores this process may run on: its CPU affinity over the hyper-threads per core.
+
+    A second hyper-thread per core shares the core's matrix units, so compute-bound frameworks
+    run best with one thread per physical core. Unknown layout (no /proc/cpuinfo): every CPU usable.
+    """
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return usable
+    logical, cores = 0, set()
+    for block in text.split("\n\n"):
+        fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in block.splitlines())}
+        if "processor" in fields:
+            logical += 1
+            if "core id" in fields:
+                cores.add((fields.get("physical id"), fields["core id"]))
+    if not logical or not cores:
+        return usable
+    return max(1, usable // max(1, logical // len(cores)))
 
 
 def warn(message: str) -> None:

@@ -27,6 +27,7 @@ from glue_cli.data.batching import batch_tokens, num_batches, train_order
 from glue_cli.errors import GlueError
 from glue_cli.plugins.hookspecs import hookimpl
 from glue_cli.training import events
+from glue_cli.training.backends import xla_note
 
 # Matrix side for the peak measurement: big enough to reach a CPU's or a GPU's plateau.
 CPU_MATMUL = 1024
@@ -181,6 +182,13 @@ def amp_is_fp32(backend: Any) -> str | None:
     return None
 
 
+def xla_changes_nothing(backend: Any) -> str | None:
+    """Why an ``xla`` cell would repeat the cell without it (the backend always compiles, or never
+    does on this device), else None."""
+    note = xla_note(backend, backend.devices()[0])
+    return f"--xla: {note}: the cell without xla has the numbers" if note else None
+
+
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     from glue_cli.config import resolve
     from glue_cli.data import sources
@@ -191,6 +199,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     backend = pipeline.open_backend(config.backend)
     if config.amp and config.precision is None and (reason := amp_is_fp32(backend)):
         return {"status": "skipped", "reason": reason}
+    if config.xla and (reason := xla_changes_nothing(backend)):
+        return {"status": "skipped", "reason": reason}
     recorder = Recorder()
     get_plugins().pm.register(recorder, name="glue-bench")
     summary = trainer.train(config, quiet=True)
@@ -199,7 +209,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     # the run: time to first step is the user's, not the bench's.
     task, splits = sources.load(config.task, config.data_dir, trainer.run_files(config), ("train",))
     train_split = splits["train"].head(config.max_train_samples)
-    tokenized = pipeline.tokenize(task, {"train": train_split}, backend, config.model, config.max_seq_length)
+    tokenized = pipeline.tokenize(task, {"train": train_split}, backend, config.model, config.max_seq_length,
+                                  tokenizer=config.tokenizer, revision=config.revision, xla=config.xla)
     lengths_train = tokenized.encoded["train"].lengths
     model_path = tokenized.model
 
@@ -223,8 +234,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         order = orders[epoch]
         rows = order[position * config.batch_size : (position + 1) * config.batch_size]
         [(examples, real_tokens, processed_tokens)] = batch_tokens(
-            lengths_train, rows, config.batch_size, backend.pad_multiple, config.max_seq_length,
-            backend.fixed_batch_rows,
+            lengths_train, rows, config.batch_size, tokenized.padding.multiple, config.max_seq_length,
+            tokenized.padding.fixed_rows,
         )
         if examples != examples_by_step[step]:
             raise RuntimeError(f"step {step}: the trainer fed {examples_by_step[step]} examples, "

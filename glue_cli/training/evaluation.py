@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from glue_cli.data.batching import iterate, length_order
+from glue_cli.data.batching import Padding, iterate, length_order
 from glue_cli.data.features import Encoded
 from glue_cli.data.tasks import Task
 from glue_cli.errors import DataError
 from glue_cli.training import metrics
-from glue_cli.training.backends import Backend, Engine
+from glue_cli.training.backends import Engine
 from glue_cli.training.events import EvalEnded, EventSink
 from glue_cli.training.pipeline import Prepared
 from glue_cli.training.submission import check_free, submission_paths, write_eval_predictions, write_submission
@@ -21,7 +21,7 @@ from glue_cli.training.submission import check_free, submission_paths, write_eva
 
 def split_logits(
     engine: Engine,
-    backend: Backend,
+    padding: Padding,
     encoded: Encoded,
     batch_size: int,
     max_length: int,
@@ -31,12 +31,13 @@ def split_logits(
     """float32 ``[examples, num_labels]`` in file order; every example exactly once, filler rows dropped.
 
     Batches go longest first, sorted by length (little padding, peak memory at the first batch);
-    each row's logits are put back at its example's place in the file.
+    each row's logits are put back at its example's place in the file. ``padding``: the engine's
+    (``Prepared.padding``).
     """
     out = np.zeros((len(encoded), num_labels), dtype=np.float32)
     for batch in iterate(
-        encoded, batch_size, backend.pad_multiple, max_length, order=length_order(encoded.lengths),
-        fixed_rows=backend.fixed_batch_rows, pad_token_id=pad_token_id,
+        encoded, batch_size, padding.multiple, max_length, order=length_order(encoded.lengths),
+        fixed_rows=padding.fixed_rows, pad_token_id=pad_token_id,
     ):
         logits = np.asarray(engine.predict(batch), dtype=np.float32)
         real = batch.example_index >= 0
@@ -59,7 +60,7 @@ def all_logits(
 ) -> np.ndarray:
     """Logits of a whole split, columns in the task's label order."""
     logits = split_logits(
-        engine, p.backend, p.encoded[split], batch_size, max_length, p.pad_id, p.task.num_labels
+        engine, p.padding, p.encoded[split], batch_size, max_length, p.pad_id, p.task.num_labels
     )
     return logits if permutation is None else logits[:, permutation]
 

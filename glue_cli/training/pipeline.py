@@ -5,13 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from glue_cli.data.batching import Padding
 from glue_cli.data.custom import Files
 from glue_cli.data.features import Encoded, encode
 from glue_cli.data.glue_folder import Split
 from glue_cli.data.sources import read_named_splits
 from glue_cli.data.tasks import Task
 from glue_cli.plugins.manager import get_backends, get_tasks
-from glue_cli.training.backends import Backend, ModelSpec, only_framework, require_available
+from glue_cli.training.backends import (
+    Backend,
+    ModelSpec,
+    batch_padding,
+    only_framework,
+    require_available,
+)
 from glue_cli.training.models import family_inputs, fetch_model, load_tokenizer
 from glue_cli.training.optimization import OptimizerSettings
 
@@ -28,6 +35,8 @@ class Prepared:
     encoded: dict[str, Encoded]
     # The inputs the model's forward takes (its family's), handed to the engine in ModelSpec.inputs.
     inputs: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
+    # How the engine's batches are padded (the backend's choice for --xla or not).
+    padding: Padding = Padding()
 
     @property
     def pad_id(self) -> int:
@@ -49,11 +58,12 @@ def limit(splits: dict[str, Split], limits: dict[str, int | None]) -> dict[str, 
 
 def tokenize(
     task: Task, splits: dict[str, Split], backend: Backend, model: str, max_length: int, *,
-    tokenizer: str | None = None, revision: str | None = None,
+    tokenizer: str | None = None, revision: str | None = None, xla: bool = False,
 ) -> Prepared:
     """Fetch the model (a hub id at ``revision``), load its tokenizer (or ``tokenizer``'s) and encode every split.
 
     The on-disk cache is keyed by the tokenizer's definition, so another --tokenizer never hits a stale entry.
+    ``xla``: the engine will compile its steps, which decides how batches are padded (``Prepared.padding``).
     """
     model_path = fetch_model(model, revision, backend.framework)
     tokenizer_path = model_path if tokenizer is None else fetch_model(
@@ -61,7 +71,8 @@ def tokenize(
     loaded = load_tokenizer(tokenizer_path)
     encoded = {s: encode(split, loaded, max_length) for s, split in splits.items()}
     return Prepared(task=task, backend=backend, model=model_path, tokenizer=loaded, splits=splits,
-                    encoded=encoded, inputs=family_inputs(loaded, model_path))
+                    encoded=encoded, inputs=family_inputs(loaded, model_path),
+                    padding=batch_padding(backend, xla))
 
 
 def prepare_data(

@@ -27,7 +27,7 @@ from glue_cli.runs.atomic import atomic_dir
 from glue_cli.runs.guards import reading, writing
 from glue_cli.runs.rundir import RunDir, claim, default_run_path, git_commit
 from glue_cli.training import checkpoint
-from glue_cli.training.backends import Engine, choose_precision
+from glue_cli.training.backends import Engine, choose_precision, warn, xla_note
 from glue_cli.training.checkpoint import Position
 from glue_cli.training.evaluation import evaluate_all, predict_test
 from glue_cli.training.events import (
@@ -135,7 +135,7 @@ def prepare_training(config: RunConfig) -> Prepared:
     task, splits = sources.load(config.task, config.data_dir, run_files(config), roles)
     limits = {"train": config.max_train_samples, **{s: config.max_eval_samples for s in task.eval_splits}}
     return tokenize(task, limit(splits, limits), backend, config.model, config.max_seq_length,
-                    tokenizer=config.tokenizer, revision=config.revision)
+                    tokenizer=config.tokenizer, revision=config.revision, xla=config.xla)
 
 
 def create_engine(p: Prepared, config: RunConfig, precision: str, weights: str, verbose: bool) -> Engine:
@@ -196,9 +196,9 @@ def train_epoch(
     end = plan.epoch_end(epoch)
     emit(EpochStarted(epoch + 1, plan.steps_per_epoch, progress.step))
     for batch in iterate(
-        train_data, plan.update_rows, p.backend.pad_multiple, config.max_seq_length,
+        train_data, plan.update_rows, p.padding.multiple, config.max_seq_length,
         order=train_order(train_data.lengths, plan.update_rows, config.seed, epoch, config.group_by_length),
-        fixed_rows=p.backend.fixed_batch_rows, pad_token_id=p.pad_id,
+        fixed_rows=p.padding.fixed_rows, pad_token_id=p.pad_id,
         skip=progress.step - epoch * plan.steps_per_epoch,
     ):
         if progress.step >= end:
@@ -336,6 +336,8 @@ def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: Stop
     p = prepare_training(config)
     best = best_metric(config, p.task.metrics, p.task.eval_splits)
     precision = choose_precision(p.backend, config.precision, config.amp, p.backend.devices()[0])
+    if config.xla and (note := xla_note(p.backend, p.backend.devices()[0])):
+        warn(f"--xla: {note}")
     emit = EventSink(get_plugins().pm, reporters)
 
     plan = Plan.of(config, len(p.encoded["train"]))

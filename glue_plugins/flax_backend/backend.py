@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from glue_cli.api import BackendBase, Engine, ModelSpec, cpu_has_native_bf16
+from glue_cli.api import COMPILED_PADDING, BackendBase, Engine, ModelSpec, Padding, cpu_has_native_bf16
 
 
 class FlaxBackend(BackendBase):
     name = "flax"
     framework = "flax"
     modules = ("jax", "flax", "optax")
-    # jit compiles once per input shape: few length buckets, and every batch full-sized.
-    pad_multiple = 16
+    # jit, always on, compiles once per input shape: the core's length buckets, every batch full-sized.
+    pad_multiple = COMPILED_PADDING.multiple
     fixed_batch_rows = True
 
     def devices(self) -> list[str]:
@@ -27,6 +27,12 @@ class FlaxBackend(BackendBase):
         if device.startswith("cpu"):
             return "bf16" if cpu_has_native_bf16() else "fp32"
         return "bf16"  # GPUs and TPUs: bf16 needs no loss scaling and runs at full speed
+
+    def xla_note(self, device: str | None = None) -> str | None:
+        return "always on for flax: its steps are always jit-compiled (XLA); the flag changes nothing"
+
+    def padding(self, xla: bool, device: str | None = None) -> Padding:
+        return COMPILED_PADDING  # jit is always on: --xla changes nothing
 
     def create(self, spec: ModelSpec) -> Engine:
         from glue_plugins.flax_backend.engine import FlaxEngine

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from glue_cli.api import BackendBase, Engine, ModelSpec, cpu_has_native_bf16
+from glue_cli.api import COMPILED_PADDING, BackendBase, Engine, ModelSpec, Padding, cpu_has_native_bf16
 
 
 class TorchBackend(BackendBase):
     name = "torch"
     framework = "torch"
     modules = ("torch",)
-    pad_multiple = 8
+    pad_multiple = 1  # eager on a CPU; padding() says what --xla and CUDA get
     fixed_batch_rows = False
 
     def unavailable_reason(self) -> str | None:
@@ -38,6 +38,14 @@ class TorchBackend(BackendBase):
         # PyTorch's own check says yes on AVX-512 CPUs without bf16 instructions, where bf16 is
         # emulated many times slower than fp32: the core reads the CPU's flags instead.
         return "bf16" if cpu_has_native_bf16() else "fp32"
+
+    def padding(self, xla: bool, device: str | None = None) -> Padding:
+        """Eager torch runs any shape at no cost: each batch to its longest row (a multiple of 8 on
+        CUDA, for tensor cores). torch.compile compiles per shape: the core's length buckets."""
+        if xla:
+            return COMPILED_PADDING
+        device = device or self.devices()[0]
+        return Padding(multiple=8 if device.startswith("cuda") else 1)
 
     def create(self, spec: ModelSpec) -> Engine:
         from glue_plugins.torch_backend.engine import TorchEngine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import nullcontext
 from typing import Any
 
@@ -17,6 +18,7 @@ from glue_cli.api import (
     decays,
     label_arguments,
     load_error,
+    physical_cores,
     quiet_transformers,
 )
 
@@ -33,13 +35,56 @@ def load_model(spec: ModelSpec) -> Any:
         raise load_error(spec, "PyTorch", exc) from None
 
 
+# torch.compile gives up (and runs eager) after this many recompiles of one function by default (8);
+# the core's length buckets allow max_length / 4 shapes (32 up to 128), each in train and eval mode.
+RECOMPILE_LIMIT = 128
+
+
+def set_threads() -> None:
+    """One thread per physical core (hyper-threads share a core's vector units), unless the user
+    chose with OMP_NUM_THREADS."""
+    if "OMP_NUM_THREADS" not in os.environ and torch.get_num_threads() != physical_cores():
+        torch.set_num_threads(physical_cores())
+
+
+class Compiled:
+    """``torch.compile`` of the model, one static graph per batch shape, counting what it compiles."""
+
+    def __init__(self, model: Any) -> None:
+        from torch._inductor.compile_fx import compile_fx
+
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+        self.count = 0
+
+        def inductor(graph: Any, example_inputs: Any) -> Any:
+            self.count += 1  # runs once per graph dynamo hands over: per shape and mode
+            return compile_fx(graph, example_inputs)
+
+        self.forward = torch.compile(model, backend=inductor, dynamic=False)
+
+
+# AdamW's three implementations: one kernel per parameter ("for-loop"), one per group of
+# parameters ("foreach"), one fused kernel for the whole update ("fused").
+ADAMW_IMPLEMENTATIONS: dict[str, dict[str, bool]] = {
+    "for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True},
+}
+
+
+def adamw_implementation(device_type: str) -> str:
+    """Fused on CUDA (one kernel launch instead of hundreds). On a CPU the three measured alike
+    (within 5%, ABAB on real MRPC steps: the update is a small part of a step): PyTorch's default."""
+    return "fused" if device_type == "cuda" else "for-loop"
+
+
 class TorchEngine(EngineBase):
     def __init__(self, spec: ModelSpec, device: str) -> None:
         super().__init__(spec, device)
+        set_threads()
         torch.manual_seed(spec.seed)
         self.torch_device = torch.device(device)
         self.model = load_model(spec).to(self.torch_device)
-        self.forward = torch.compile(self.model) if spec.xla else self.model
+        self.compiled = Compiled(self.model) if spec.xla else None
+        self.forward = self.compiled.forward if self.compiled is not None else self.model
         self.dtype = DTYPES[spec.precision]
         if spec.precision == "fp16" and self.torch_device.type == "cpu":
             raise ModelError("fp16 needs a CUDA GPU.", "Use --precision bf16 on a CPU.")
@@ -55,6 +100,7 @@ class TorchEngine(EngineBase):
             lr=0.0,
             betas=(spec.optimizer.beta1, spec.optimizer.beta2),
             eps=spec.optimizer.epsilon,
+            **ADAMW_IMPLEMENTATIONS[adamw_implementation(self.torch_device.type)],
         )
 
     def _autocast(self) -> Any:
@@ -141,14 +187,19 @@ class TorchEngine(EngineBase):
     def restore_state(self, arrays: dict[str, np.ndarray]) -> None:
         torch.set_rng_state(torch.from_numpy(arrays["rng/cpu"].copy()))
         by_name = dict(self.model.named_parameters())
+        # The fused update keeps its step counts beside the parameters; the others on the CPU.
+        fused = bool(self.optimizer.defaults.get("fused"))
         for key, value in arrays.items():
             if key == "rng/cpu":
                 continue
             name, field = key.rsplit("/", 1)
             param = by_name[name]
             self.optimizer.state[param][field] = torch.from_numpy(value.copy()).to(
-                param.device if field != "step" else "cpu"
+                param.device if field != "step" or fused else "cpu"
             )
+
+    def compile_count(self) -> int:
+        return self.compiled.count if self.compiled is not None else 0
 
     def state_info(self) -> dict[str, Any]:
         return {"scaler": self.scaler.state_dict() if self.scaler is not None else None}

@@ -155,7 +155,9 @@ def test_weight_decay_spares_biases_and_layernorm(tiny_model):
         assert not np.allclose(a[name], b[name])
 
 
-def test_steps_compile_at_most_once_per_length_bucket(tmp_path, tiny_model, real_glue):
+def test_steps_compile_at_most_once_per_length_bucket_and_xla_is_reported_always_on(tmp_path, tiny_model,
+                                                                                    real_glue):
+    from glue_cli.data.batching import COMPILED_PADDING
     from glue_plugins.flax_backend.backend import FlaxBackend
 
     engines = []
@@ -167,16 +169,21 @@ def test_steps_compile_at_most_once_per_length_bucket(tmp_path, tiny_model, real
 
     try:
         FlaxBackend.create = spy
-        train(tmp_path, tiny_model, "--epochs", "2", "--max-seq-length", "64",
-              "--max-train-samples", "96", "--eval-batch-size", "16", "-q")
+        result = train(tmp_path, tiny_model, "--epochs", "2", "--max-seq-length", "64",
+                       "--max-train-samples", "96", "--eval-batch-size", "16", "-q", "--xla")
     finally:
         FlaxBackend.create = original
     (engine,) = engines
-    bound = math.ceil(64 / 16)
+    multiple = COMPILED_PADDING.multiple
+    bound = math.ceil(64 / multiple)
     assert 1 <= engine.traces["train"] <= bound and 1 <= engine.traces["predict"] <= bound
     assert engine.compile_count() == engine.traces["train"] + engine.traces["predict"]
     compiles = [h for h in history(tmp_path / "run") if h["event"] == "compile"]
-    assert compiles and all(h["shape"][1] % 16 == 0 and h["shape"][0] == 16 for h in compiles)
+    assert compiles and all(h["shape"][1] % multiple == 0 and h["shape"][0] == 16 for h in compiles)
+    # --xla is said to change nothing, in one line, rather than ignored in silence.
+    assert result.stderr.strip() == "warning: --xla: " + FlaxBackend().xla_note()
+    row = next(r for r in ok("backends", "--json").json() if r["name"] == "flax")
+    assert row["xla"].startswith("always on")
 
 
 def test_amp_is_fp32_on_a_cpu_without_native_bf16(tmp_path, tiny_model, real_glue):
@@ -211,11 +218,11 @@ def test_regression_head_trains_on_float_targets(tiny_model):
 def test_last_partial_batch_is_evaluated_once(tiny_model, real_glue):
     from glue_cli.training.evaluation import split_logits
     from glue_cli.training.pipeline import prepare_data
-    from glue_plugins.flax_backend.backend import FlaxBackend
 
     p = prepare_data("mrpc", "flax", str(tiny_model), None, ["validation"], 128,
                      {"validation": 37})
-    engine, backend = engine_for(tiny_model), FlaxBackend()
+    engine = engine_for(tiny_model)
+    assert p.padding.fixed_rows  # flax: jit, full batches
     seen = []
 
     class Spy:
@@ -224,9 +231,9 @@ def test_last_partial_batch_is_evaluated_once(tiny_model, real_glue):
             seen.extend(int(i) for i in batch.example_index if i >= 0)
             return engine.predict(batch)
 
-    by_16 = split_logits(Spy(), backend, p.encoded["validation"], 16, 128, 0, 2)
+    by_16 = split_logits(Spy(), p.padding, p.encoded["validation"], 16, 128, 0, 2)
     assert sorted(seen) == list(range(37))
-    whole = split_logits(engine, backend, p.encoded["validation"], 37, 128, 0, 2)
+    whole = split_logits(engine, p.padding, p.encoded["validation"], 37, 128, 0, 2)
     np.testing.assert_allclose(by_16, whole, atol=1e-5)
 
 

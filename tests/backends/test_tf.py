@@ -110,18 +110,40 @@ def test_train_writes_the_run_directory_in_the_pytorch_layout(fast_run):
 
 
 def test_xla_traces_at_most_once_per_length_bucket(tmp_path, tiny_model, real_glue, monkeypatch):
-    """Train and eval are counted apart; each stays within ceil(max_seq_length / 16) traces."""
+    """Train and eval are counted apart; each stays within ceil(max_seq_length / 4) traces (the core's buckets)."""
+    from glue_cli.api import COMPILED_PADDING
+    from glue_plugins.tf_backend.backend import XLA_ON_CPU
+
+    monkeypatch.setenv(XLA_ON_CPU, "1")  # XLA is off on a CPU by default: forced, to test it here
     made = capture_engine(monkeypatch)
     summary = train(tmp_path, tiny_model, "--epochs", "2", "--xla", "--max-seq-length", "64",
                     "--max-train-samples", "80", "--json").json()
     engine = made[0]
-    buckets = math.ceil(64 / 16)
+    multiple = COMPILED_PADDING.multiple
+    buckets = math.ceil(64 / multiple)
     assert 1 <= engine.traces["train"] <= buckets
     assert 1 <= engine.traces["predict"] <= buckets
     compiles = [h for h in history(tmp_path / "run") if h["event"] == "compile"]
     assert compiles and compiles[-1]["compiles"] == engine.compile_count()
-    assert all(shape[0] == 16 and shape[1] % 16 == 0 for shape in (h["shape"] for h in compiles))
+    assert all(shape[0] == 16 and shape[1] % multiple == 0 for shape in (h["shape"] for h in compiles))
     assert summary["train"]["steps"] == 10
+
+
+def test_xla_on_a_cpu_says_in_one_line_why_it_is_off_and_runs_plain_tf(tmp_path, tiny_model, real_glue,
+                                                                        monkeypatch):
+    from glue_plugins.tf_backend.backend import XLA_ON_CPU, TFBackend
+
+    monkeypatch.delenv(XLA_ON_CPU, raising=False)
+    made = capture_engine(monkeypatch)
+    result = train(tmp_path, tiny_model, "--epochs", "1", "--xla", "--max-train-samples", "40", "-q")
+    note = TFBackend().xla_note("cpu")
+    assert note and "off on a CPU" in note and XLA_ON_CPU in note
+    assert result.stderr.strip() == f"warning: --xla: {note}"
+    assert made[0].spec.xla is False and made[0].compile_count() == 2  # one open-shape trace per step kind
+    assert TFBackend().padding(True, "cpu") == TFBackend().padding(False, "cpu")
+    assert TFBackend().xla_note("gpu:0") is None and TFBackend().padding(True, "gpu:0").multiple > 1
+    row = next(r for r in ok("backends", "--json").json() if r["name"] == "tf")
+    assert row["xla"] == note
 
 
 def test_amp_on_this_cpu_matches_its_native_bf16(tmp_path, tiny_model, real_glue):

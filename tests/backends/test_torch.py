@@ -66,7 +66,8 @@ def test_same_seed_same_result_other_seed_differs(tmp_path, tiny_model, fast_run
     assert c["train"]["steps"] == a["train"]["steps"]
 
 
-def test_batches_are_padded_to_multiples_of_8_not_128(tmp_path, tiny_model, real_glue):
+def test_eager_cpu_batches_are_padded_to_their_longest_row_not_128(tmp_path, tiny_model, real_glue):
+    """Eager torch runs any shape at no cost: no length buckets on a CPU (multiples of 8 on CUDA)."""
     seen = []
 
     class Spy:
@@ -89,19 +90,62 @@ def test_batches_are_padded_to_multiples_of_8_not_128(tmp_path, tiny_model, real
     finally:
         TorchBackend.create = original
     assert len(seen) == 3
-    for padded, longest in seen:
-        assert padded % 8 == 0 and longest <= padded < longest + 8
+    assert all(padded == longest for padded, longest in seen)
+    assert TorchBackend().padding(False, "cuda:0").multiple == 8
+
+
+def test_xla_compiles_once_per_shape_and_mode_counts_it_and_matches_eager(tmp_path):
+    import numpy as np
+
+    from glue_cli.api import Batch, ModelSpec, make_tiny_bert
+    from glue_plugins.torch_backend.engine import TorchEngine
+
+    model = make_tiny_bert(tmp_path / "tiny", dropout=0.0)  # compiled dropout draws other masks
+
+    def batch(length):
+        rng = np.random.default_rng(length)
+        ids = rng.integers(5, 60, (4, length)).astype(np.int32)
+        ids[:, 0], ids[:, -1] = 2, 3
+        return Batch(ids, np.ones_like(ids), np.zeros_like(ids), np.arange(4) % 2, np.arange(4))
+
+    def engine(xla):
+        return TorchEngine(ModelSpec(path=str(model), num_labels=2, regression=False,
+                                     id2label={0: "0", 1: "1"}, xla=xla, seed=3), "cpu")
+
+    compiled, eager = engine(True), engine(False)
+    assert eager.compile_count() == compiled.compile_count() == 0
+    short, long = batch(16), batch(24)
+    losses = [compiled.train_step(short, 1e-3)]
+    once = compiled.compile_count()
+    assert once >= 1
+    losses.append(compiled.train_step(short, 1e-3))
+    assert compiled.compile_count() == once  # the same shape: no new compile
+    losses.append(compiled.train_step(long, 1e-3))
+    trained = compiled.compile_count()
+    assert trained > once
+    logits = compiled.predict(long)
+    np.testing.assert_allclose(compiled.predict(long), logits)
+    assert trained < compiled.compile_count() <= 2 * trained  # eval mode: its own graph, once
+    expected = [eager.train_step(b, 1e-3) for b in (short, short, long)]
+    np.testing.assert_allclose(losses, expected, rtol=1e-4)
+    np.testing.assert_allclose(logits, eager.predict(long), rtol=1e-4, atol=1e-5)
 
 
 def test_amp_chooses_a_precision_the_device_runs_fast(tmp_path, tiny_model, real_glue):
+    from glue_cli.api import cpu_has_native_bf16
     from glue_plugins.torch_backend.backend import TorchBackend
 
     expected = TorchBackend().amp_precision("cpu")
     train(tmp_path, tiny_model, "--epochs", "1", "--amp", "-q")
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["precision"] == expected
-    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    assert expected == ("bf16" if native else "fp32")
+    # The core's cpuinfo check decides, not PyTorch's (which says yes on AVX-512 CPUs that emulate bf16).
+    assert expected == ("bf16" if cpu_has_native_bf16() else "fp32")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("glue_plugins.torch_backend.backend.cpu_has_native_bf16", lambda: False)
+        assert TorchBackend().amp_precision("cpu") == "fp32"
+        patch.setattr("glue_plugins.torch_backend.backend.cpu_has_native_bf16", lambda: True)
+        assert TorchBackend().amp_precision("cpu") == "bf16"
 
 
 def test_output_dir_is_never_replaced_without_overwrite(tmp_path, tiny_model, real_glue):

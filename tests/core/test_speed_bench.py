@@ -116,3 +116,16 @@ def test_training_flops_of_an_encoder():
     one = training_flops(np.array([100]), (layers, h, i))
     assert one == pytest.approx(3 * layers * (2 * 100 * (4 * h * h + 2 * h * i) + 4 * 100 * 100 * h))
     assert training_flops(np.array([100, 100]), (layers, h, i)) == pytest.approx(2 * one)
+
+
+def test_an_xla_cell_that_would_repeat_another_says_why(tiny_model, real_glue, monkeypatch):
+    """flax always compiles: its xla cell is skipped with the backend's note, not a second fp32 row."""
+    if not framework_installed("flax"):
+        pytest.skip("flax is not installed")
+    for switch in ("USE_TORCH", "USE_TF", "USE_FLAX"):
+        monkeypatch.delenv(switch, raising=False)
+    result = glue("bench", "mrpc", "--backend", "flax", "--modes", "xla", "--rows", "16", "--eval-rows", "8",
+                  "--batch-size", "8", "--model", tiny_model, "--json")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    (cell,) = result.json()["cells"]
+    assert cell["status"] == "skipped" and "always on" in cell["reason"], cell
