@@ -48,6 +48,15 @@ def test_a_recipe_file_sets_what_it_names(tmp_path, tiny_model):
     assert bad.exit_code == 2 and "lr_schedule" in bad.stderr
 
 
+def test_the_published_recipe_loads_as_documented():
+    """recipes/minilm.toml (the README's recipe table) is a --config file with the settings the README names."""
+    from pathlib import Path
+    recipe = Path(__file__).resolve().parents[2] / "recipes" / "minilm.toml"
+    printed = ok("train", "mrpc", "--config", recipe, "--print-config").stdout.splitlines()
+    for line in ("learning_rate = 0.0001", "epochs = 5", "warmup_ratio = 0.1", "weight_decay = 0.01"):
+        assert line in printed
+
+
 def test_a_runs_config_json_is_a_config_file(tmp_path, tiny_model, real_glue):
     run = tmp_path / "run"
     ok(*run_args(run, tiny_model, "--epochs", "1", "--label-smoothing", "0.1", "--lr-scheduler", "cosine"), "-q")
