@@ -178,7 +178,8 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars nor
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show the frameworks' own logs.")]
 Devices = Annotated[
     int | None,
-    typer.Option(help="Split each batch over this many local devices (flax). \\[default: all]"),
+    typer.Option(help="Data parallel over this many local devices: flax splits each batch over them; torch "
+                 "starts one worker process per device (as --nproc). \\[default: all (flax), 1 (torch)]"),
 ]
 
 
@@ -259,14 +260,19 @@ def train(
     config: Annotated[
         Path | None, typer.Option("--config", help="JSON or TOML file of settings (flags win).")
     ] = None,
+    nproc: Annotated[
+        int | None,
+        typer.Option(help="Train as N data-parallel worker processes (torch: through torchrun, DDP); "
+                     "--batch-size stays the global batch."),
+    ] = None,
     json_out: Json = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Fine-tune a model on TASK (or on your own files), evaluate on dev after each epoch, save the run."""
-    from glue_cli.training import trainer
+    from glue_cli.training import launch, trainer
 
-    flags = {k: v for k, v in locals().items() if k not in {"config", "json_out", "quiet", "verbose"}}
+    flags = {k: v for k, v in locals().items() if k not in {"config", "json_out", "quiet", "verbose", "nproc"}}
     flags["overwrite"] = overwrite or None
     flags["resume"] = resume or None
     flags["do_predict"] = do_predict or None
@@ -274,7 +280,16 @@ def train(
         flags[key] = str(flags[key]) if flags[key] is not None else None
     run_config = resolve(flags, config)
     warn_broken_plugins()
+    processes = launch.processes_wanted(run_config, nproc)
+    if processes is not None:
+        switches = [s for s, on in (("--json", json_out), ("--quiet", quiet), ("--verbose", verbose)) if on]
+        code = launch.launch(run_config, processes, switches)
+        if code:
+            raise typer.Exit(code)
+        return
     summary = trainer.train(run_config, verbose=verbose, quiet=quiet)
+    if not trainer.main_process(run_config):  # the main worker prints the results
+        return
     if not quiet:
         show_written(summary.get("predictions", {}), "Test predictions")
     if json_out:

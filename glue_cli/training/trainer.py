@@ -23,7 +23,7 @@ from glue_cli.plugins.manager import get_backends, get_plugins, get_tasks
 from glue_cli.plugins.reporting import enabled_reporters
 from glue_cli.runs.atomic import atomic_dir
 from glue_cli.runs.guards import reading, writing
-from glue_cli.runs.rundir import RunDir, claim, default_run_path, git_commit
+from glue_cli.runs.rundir import RunDir, default_run_path, git_commit
 from glue_cli.training import checkpoint
 from glue_cli.training.backends import Engine, choose_precision, warn
 from glue_cli.training.checkpoint import Position
@@ -41,6 +41,7 @@ from glue_cli.training.events import (
 from glue_cli.training.optimization import OptimizerSettings, Schedule
 from glue_cli.training.pipeline import Prepared, files_of, limit, model_spec, open_backend, split_list, tokenize
 from glue_cli.training.stopping import StopOnSigterm, Stopped
+from glue_cli.training.world import WorkerSink, World, claim_shared, open_world, shard
 from glue_cli.validation import safe_name
 
 # Final dev-set predictions beside their labels, one <split>.tsv each, to check metrics on.
@@ -137,9 +138,12 @@ def save_checkpoint(engine: Engine, run: RunDir, position: Position) -> None:
 
 def train_epoch(
     engine: Engine, p: Prepared, config: RunConfig, run: RunDir, epoch: int, schedule: Schedule,
-    progress: Progress, steps_per_epoch: int, emit: EventSink, stop: StopOnSigterm,
+    progress: Progress, steps_per_epoch: int, emit: EventSink, stop: StopOnSigterm, world: World | None = None,
 ) -> None:
-    """One pass over the training rows (the ones not yet seen when resuming mid-epoch)."""
+    """One pass over the training rows (the ones not yet seen when resuming mid-epoch).
+
+    With several workers each trains on its shard of every global batch (``world.shard``)."""
+    world = world or World()
     train_data = p.encoded["train"]
     emit(EpochStarted(epoch + 1, steps_per_epoch, progress.step))
     t_epoch, loss_sum, seen = time.perf_counter(), 0.0, 0
@@ -151,7 +155,7 @@ def train_epoch(
     ):
         t_step = time.perf_counter()
         rate = schedule.rate(progress.step)
-        loss = engine.train_step(batch, rate)
+        loss = engine.train_step(shard(batch, world), rate)
         progress.step += 1
         if engine.compile_count() != progress.compiles:
             progress.compiles = engine.compile_count()
@@ -160,8 +164,9 @@ def train_epoch(
         seen += batch.num_examples
         emit(StepEnded(progress.step, epoch + 1, loss, rate, batch.num_examples, time.perf_counter() - t_step))
         if stop.requested:  # SIGTERM: keep this step's state, then exit
-            save_checkpoint(engine, run, Position(progress.step, epoch, p.backend.name, progress.epoch_seconds,
-                                                  progress.examples + seen))
+            if world.is_main:
+                save_checkpoint(engine, run, Position(progress.step, epoch, p.backend.name, progress.epoch_seconds,
+                                                      progress.examples + seen))
             emit(CheckpointSaved(str(run.checkpoint), progress.step, epoch))
             raise Stopped(f"Stopped by SIGTERM at step {progress.step}; checkpoint saved in {run.checkpoint}.",
                           "Rerun with --resume to continue.")
@@ -203,40 +208,51 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
     ``--resume`` on a finished run changes nothing and returns its metrics.json.
     """
     task_name = run_task_name(config)
-    path = run_path(config, task_name)
-    with claim(path, {**config.to_dict(), "task": task_name}) as claimed:
-        if claimed.finished is not None:
-            warn(f"The run in {path} has already finished; its metrics.json is unchanged.")
-            return claimed.finished
+    world = open_world(get_backends().get(config.backend))
+    path = world.broadcast(run_path(config, task_name))  # the main process's (a default one has a timestamp)
+    with claim_shared(world, path, {**config.to_dict(), "task": task_name}) as (finished, run, state):
+        if finished is not None:
+            if world.is_main:
+                warn(f"The run in {path} has already finished; its metrics.json is unchanged.")
+            return finished
         with StopOnSigterm() as stop:
-            return fit(replace(config, output_dir=str(path)), claimed.run, claimed.state, stop, verbose, quiet)
+            return fit(replace(config, output_dir=str(path)), run, state, stop, verbose, quiet, world)
+
+
+def main_process(config: RunConfig) -> bool:
+    """Whether this process prints the run's results: the only one, or the main data-parallel worker."""
+    return open_world(get_backends().get(config.backend)).is_main
 
 
 def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: StopOnSigterm,
-        verbose: bool = False, quiet: bool = False) -> dict[str, Any]:
+        verbose: bool = False, quiet: bool = False, world: World | None = None) -> dict[str, Any]:
     """Fine-tune, evaluate after each epoch, checkpoint, save; returns what metrics.json holds.
 
     ``resume_from``: the checkpoint position ``claim`` read and checked for --resume (None: a new run).
+    ``world``: the data-parallel workers; every one runs this, only the main one writes and reports.
     """
+    world = world or World()
     started = time.perf_counter()
     # Before any work: an unknown or uninstalled --report-to reporter is one line, not a late failure.
     reporters = enabled_reporters(split_list(config.report_to) or (), get_plugins().pm)
     p = prepare_training(config)
     precision = choose_precision(p.backend, config.precision, config.amp, p.backend.devices()[0])
-    emit = EventSink(get_plugins().pm, reporters)
+    emit = EventSink(get_plugins().pm, reporters) if world.is_main else WorkerSink(get_plugins().pm)
 
     steps_per_epoch = num_batches(len(p.encoded["train"]), config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     schedule = Schedule.from_ratio(config.learning_rate, total_steps, config.warmup_ratio)
     engine, start = build_engine(p, config, precision, run, resume_from, total_steps, verbose)
-    run.write_config({
-        **config.to_dict(),
-        "task": p.task.name, "backend": p.backend.name, "model_path": p.model,
-        "precision": precision, "device": engine.device,
-        "versions": versions(), "git_commit": git_commit(),
-    })
+    if world.is_main:
+        run.write_config({
+            **config.to_dict(),
+            "task": p.task.name, "backend": p.backend.name, "model_path": p.model,
+            "precision": precision, "device": engine.device, "world_size": world.size,
+            "versions": versions(), "git_commit": git_commit(),
+        })
+    device = engine.device if world.size == 1 else f"{engine.device}, {world.describe()}"
     emit(RunStarted(
-        str(run.path), p.task.name, p.backend.name, engine.device, precision, config.model,
+        str(run.path), p.task.name, p.backend.name, device, precision, config.model,
         config.epochs, steps_per_epoch, total_steps, len(p.encoded["train"]),
         {s: len(p.encoded[s]) for s in p.task.eval_splits}, start.step, quiet,
         {s: e.cached for s, e in p.encoded.items()},
@@ -245,27 +261,33 @@ def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: Stop
     progress = Progress(step=start.step, compiles=engine.compile_count(),
                         epoch_seconds=list(start.epoch_seconds), examples=start.examples)
     for epoch in range(start.step // steps_per_epoch, config.epochs):
-        train_epoch(engine, p, config, run, epoch, schedule, progress, steps_per_epoch, emit, stop)
+        train_epoch(engine, p, config, run, epoch, schedule, progress, steps_per_epoch, emit, stop, world)
         last = epoch + 1 == config.epochs
         progress.results = evaluate_all(
             engine, p, config.eval_batch_size, config.max_seq_length, emit, epoch + 1,
-            predictions_dir=run.path / EVAL_PREDICTIONS if last else None,
+            predictions_dir=run.path / EVAL_PREDICTIONS if last and world.is_main else None, world=world,
         )
-        save_checkpoint(engine, run, Position(progress.step, epoch + 1, p.backend.name, progress.epoch_seconds,
-                                              progress.examples))
+        if world.is_main:
+            save_checkpoint(engine, run, Position(progress.step, epoch + 1, p.backend.name,
+                                                  progress.epoch_seconds, progress.examples))
         emit(CheckpointSaved(str(run.checkpoint), progress.step, epoch + 1))
     if start.step == total_steps:  # resumed after the last checkpoint: the final save did not finish
-        progress.results = evaluate_all(engine, p, config.eval_batch_size, config.max_seq_length, None,
-                                        config.epochs, predictions_dir=run.path / EVAL_PREDICTIONS)
+        progress.results = evaluate_all(
+            engine, p, config.eval_batch_size, config.max_seq_length, None, config.epochs,
+            predictions_dir=run.path / EVAL_PREDICTIONS if world.is_main else None, world=world,
+        )
 
-    save_final_model(engine, p, run, config)
+    if world.is_main:
+        save_final_model(engine, p, run, config)
     summary = summarize(p, precision, progress)
     if config.do_predict:
         summary["predictions"] = predict_test(
-            engine, p, config.eval_batch_size, config.max_seq_length, run.predictions, overwrite=True
+            engine, p, config.eval_batch_size, config.max_seq_length, run.predictions, overwrite=True,
+            world=world,
         )
-    with writing(run.metrics, "metrics", "Free space, then rerun with --resume."):
-        run.write_metrics(summary)
+    if world.is_main:
+        with writing(run.metrics, "metrics", "Free space, then rerun with --resume."):
+            run.write_metrics(summary)
     emit(RunEnded(progress.results, sum(progress.this_process_seconds), time.perf_counter() - started,
                   progress.compiles, progress.this_process_seconds))
     return summary

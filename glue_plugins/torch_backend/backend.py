@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from glue_cli.api import BackendBase, Engine, ModelSpec, cpu_has_native_bf16
+from glue_cli.api import BackendBase, Engine, ModelSpec, World, cpu_has_native_bf16
 
 
 class TorchBackend(BackendBase):
@@ -39,7 +39,20 @@ class TorchBackend(BackendBase):
         # emulated many times slower than fp32: the core reads the CPU's flags instead.
         return "bf16" if cpu_has_native_bf16() else "fp32"
 
+    def world(self) -> World:
+        """Under torchrun (WORLD_SIZE > 1): its process group, DistributedDataParallel training."""
+        from glue_plugins.torch_backend.world import join
+
+        return join()
+
+    def launch(self, processes: int, argv: list[str], env: dict[str, str | None]) -> int:
+        """``glue train --nproc N``: ``python -m glue_cli ARGV`` as N workers through torchrun."""
+        from glue_plugins.torch_backend.world import launch
+
+        return launch(processes, argv, env)
+
     def create(self, spec: ModelSpec) -> Engine:
         from glue_plugins.torch_backend.engine import TorchEngine
+        from glue_plugins.torch_backend.world import distributed, local_device
 
-        return TorchEngine(spec, self.devices()[0])
+        return TorchEngine(spec, local_device() if distributed() else self.devices()[0])

@@ -1,4 +1,9 @@
-"""The PyTorch engine: a transformers model, AdamW, autocast, one optimizer step at a time."""
+"""The PyTorch engine: a transformers model, AdamW, autocast, one optimizer step at a time.
+
+Under torchrun the training forward runs through DistributedDataParallel: each worker holds its
+shard of the global batch, DDP averages the gradients over the workers during backward, and the
+loss is scaled so that average is the gradient of the mean over the global batch's real rows.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from glue_cli.api import (
     Batch,
@@ -19,6 +25,7 @@ from glue_cli.api import (
     load_error,
     quiet_transformers,
 )
+from glue_plugins.torch_backend.world import distributed
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -40,6 +47,14 @@ class TorchEngine(EngineBase):
         self.torch_device = torch.device(device)
         self.model = load_model(spec).to(self.torch_device)
         self.forward = torch.compile(self.model) if spec.xla else self.model
+        self.train_forward = self.forward
+        self.ddp = distributed()
+        if self.ddp:  # DDP also broadcasts rank 0's weights, so every worker starts alike
+            from torch.nn.parallel import DistributedDataParallel
+
+            on_gpu = self.torch_device.type == "cuda"
+            wrapped = DistributedDataParallel(self.model, device_ids=[self.torch_device] if on_gpu else None)
+            self.train_forward = torch.compile(wrapped) if spec.xla else wrapped
         self.dtype = DTYPES[spec.precision]
         if spec.precision == "fp16" and self.torch_device.type == "cpu":
             raise ModelError("fp16 needs a CUDA GPU.", "Use --precision bf16 on a CPU.")
@@ -62,18 +77,19 @@ class TorchEngine(EngineBase):
             return nullcontext()
         return torch.autocast(device_type=self.torch_device.type, dtype=self.dtype)
 
-    def _logits(self, batch: Batch) -> torch.Tensor:
+    def _logits(self, batch: Batch, forward: Any = None) -> torch.Tensor:
         def tensor(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(a).long().to(self.torch_device, non_blocking=True)
 
         with self._autocast():
-            return self.forward(
+            return (forward or self.forward)(
                 input_ids=tensor(batch.input_ids),
                 attention_mask=tensor(batch.attention_mask),
                 token_type_ids=tensor(batch.token_type_ids),
             ).logits
 
-    def _loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def _loss(self, logits: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, float]:
+        """What to differentiate, and the mean loss over the (global) batch's real rows to report."""
         labels = torch.from_numpy(batch_labels(batch, self.spec.regression)).to(self.torch_device)
         weights = torch.from_numpy(batch.weights).to(self.torch_device)
         logits = logits.float()
@@ -81,13 +97,21 @@ class TorchEngine(EngineBase):
             per_example = torch.nn.functional.mse_loss(logits[:, 0], labels, reduction="none")
         else:
             per_example = torch.nn.functional.cross_entropy(logits, labels.long(), reduction="none")
-        return (per_example * weights).sum() / weights.sum()
+        total = (per_example * weights).sum()
+        if not self.ddp:
+            loss = total / weights.sum()
+            return loss, float(loss.detach())
+        # Real rows and loss summed over every worker (torch's all-reduce); DDP divides the summed
+        # gradients by the world size, so scaling by it leaves the global mean's gradient.
+        sums = torch.stack([weights.sum(), total.detach()])
+        dist.all_reduce(sums)
+        return total * dist.get_world_size() / sums[0], float(sums[1] / sums[0])
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
-        loss = self._loss(self._logits(batch), batch)
+        loss, reported = self._loss(self._logits(batch, self.train_forward), batch)
         params = self.model.parameters()
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -100,7 +124,7 @@ class TorchEngine(EngineBase):
             torch.nn.utils.clip_grad_norm_(params, self.spec.optimizer.max_grad_norm)
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return float(loss.detach())
+        return reported
 
     @torch.inference_mode()
     def predict(self, batch: Batch) -> np.ndarray:
