@@ -146,6 +146,10 @@ class BackendBase(ABC):
     def amp_precision(self, device: str | None = None) -> str:
         return "fp32"
 
+    def data_parallel(self) -> str:
+        """How a run would spread over devices and processes here, in a few words (``glue backends``)."""
+        return "1 process, 1 device"
+
     def world(self) -> World:
         """The data-parallel workers this process belongs to (its framework's process group, joined);
         one process by default. A backend may also define ``launch(processes, argv, env) -> int``

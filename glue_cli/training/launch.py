@@ -20,10 +20,13 @@ from glue_cli.plugins.manager import get_backends
 from glue_cli.runs.rundir import preflight
 from glue_cli.training.backends import require_available
 
+# Set in each worker by a launcher: torchrun, or glue's for JAX processes.
+WORKER_VARIABLES = ("LOCAL_RANK", "JAX_PROCESS_ID")
+
 
 def inside_launcher() -> bool:
-    """This process is already one of the workers (torchrun set LOCAL_RANK)."""
-    return "LOCAL_RANK" in os.environ
+    """This process is already one of the workers."""
+    return any(name in os.environ for name in WORKER_VARIABLES)
 
 
 def processes_wanted(config: RunConfig, nproc: int | None) -> int | None:
@@ -39,7 +42,8 @@ def processes_wanted(config: RunConfig, nproc: int | None) -> int | None:
             raise ConfigError(f"--nproc {nproc}: the number of worker processes must be at least 1.", "")
         return nproc if nproc > 1 else None
     backend = get_backends().get(config.backend)
-    if getattr(backend, "launch", None) is not None and config.devices is not None and config.devices > 1:
+    # flax splits a batch over the local devices itself: --devices keeps that meaning there.
+    if backend.framework == "torch" and getattr(backend, "launch", None) is not None and (config.devices or 0) > 1:
         return config.devices
     return None
 

@@ -288,6 +288,7 @@ def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: Stop
     if world.is_main:
         with writing(run.metrics, "metrics", "Free space, then rerun with --resume."):
             run.write_metrics(summary)
+    world.broadcast(None)  # the workers end together, once the main one has written everything
     emit(RunEnded(progress.results, sum(progress.this_process_seconds), time.perf_counter() - started,
                   progress.compiles, progress.this_process_seconds))
     return summary

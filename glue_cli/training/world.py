@@ -80,15 +80,12 @@ def shard(batch: Batch, world: World) -> Batch:
 def gather_rows(world: World, logits: np.ndarray, example_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every worker's shard of one batch, back in one piece: (logits, example indices), filler rows dropped."""
     if world.size == 1:
-        real = example_index >= 0
-        return logits[real], example_index[real]
-    width = logits.shape[1]
-    # One gather per batch: the indices ride along as a float64 column (exact below 2**53).
-    packed = np.concatenate([logits.astype(np.float64), example_index[:, None].astype(np.float64)], axis=1)
-    whole = np.concatenate(world.gather(packed))
-    index = whole[:, width].astype(np.int64)
+        index = example_index
+    else:
+        logits = np.concatenate(world.gather(np.ascontiguousarray(logits, dtype=np.float32)))
+        index = np.concatenate(world.gather(example_index.astype(np.int32))).astype(np.int64)
     real = index >= 0
-    return whole[real, :width].astype(np.float32), index[real]
+    return logits[real], index[real]
 
 
 # Set by torchrun (and by glue's --nproc launcher, which runs torchrun).

@@ -116,6 +116,9 @@ class TFBackend(BackendBase):
             return "fp16"  # mixed_float16 with loss scaling: the fast path on NVIDIA GPUs
         return "bf16" if native_bf16() else "fp32"
 
+    def data_parallel(self) -> str:
+        return "1 process, 1 device (no data parallel yet)"
+
     def create(self, spec: ModelSpec) -> Engine:
         load_tensorflow()
         quiet_python_loggers(not spec.verbose)

@@ -39,6 +39,18 @@ class TorchBackend(BackendBase):
         # emulated many times slower than fp32: the core reads the CPU's flags instead.
         return "bf16" if cpu_has_native_bf16() else "fp32"
 
+    def data_parallel(self) -> str:
+        import os
+
+        import torch
+
+        launched = int(os.environ.get("WORLD_SIZE", "1"))
+        if launched > 1:
+            return f"{launched} DDP processes (torchrun), one device each"
+        gpus = torch.cuda.device_count()
+        return f"1 process on {self.devices()[0]}; --nproc N: N DDP processes" + (f" (this machine: {gpus} GPUs)"
+                                                                                   if gpus else "")
+
     def world(self) -> World:
         """Under torchrun (WORLD_SIZE > 1): its process group, DistributedDataParallel training."""
         from glue_plugins.torch_backend.world import join
