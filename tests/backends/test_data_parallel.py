@@ -16,13 +16,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from glue_cli.training.tinymodel import make_tiny_bert
-from helpers import FAST, framework_installed, glue, ok, one_line_error
+from helpers import FAST, framework_installed, glue, ok, one_line_error, predicted_classes
 
 BACKENDS = ["torch", "flax"]
 WORKER = Path(__file__).resolve().parent.parent / "dp_worker.py"
@@ -145,19 +146,23 @@ def test_glue_backends_says_how_each_backend_spreads_a_run(backend):
     assert "process" in ok("backends").stdout
 
 
-# The real MiniLM (dropout 0.1: each worker draws masks for its own rows, so the runs are not the
-# same computation, only the same training): measured here, torch: see the README's scale-out section.
-REAL_ROWS = ("--max-train-samples", "400", "--max-eval-samples", "200", "--epochs", "2", "--learning-rate", "1e-4")
+# The real MiniLM, test_real_model.py's recipe (600 rows, 3 epochs, 1e-4: enough to beat the
+# majority class). Its dropout is 0.1 and each worker draws masks for its own rows, so 1 and 2 workers
+# do not compute the same thing, only the same training: their accuracies may differ by seed-like noise.
+REAL_ROWS = ("--max-train-samples", "600", "--epochs", "3", "--learning-rate", "1e-4")
 
 
 @pytest.mark.slow
 def test_minilm_on_mrpc_two_workers_reach_the_one_worker_accuracy(backend, tmp_path, real_glue):
-    runs = {}
+    runs, wall = {}, {}
     for name, extra in (("one", ()), ("two", ("--nproc", "2"))):
+        start = time.perf_counter()
         ok("train", "mrpc", "--backend", backend, *REAL_ROWS, "--output-dir", tmp_path / name, "-q", *extra)
+        wall[name] = time.perf_counter() - start  # reported below, never asserted on
         runs[name] = json.loads((tmp_path / name / "metrics.json").read_text())
+        assert predicted_classes(tmp_path / name) == {"0", "1"}  # learned something, not the majority class
+    for name in ("one", "two"):
+        print(f"{backend} {name}: {runs[name]['eval']['validation']}, training {runs[name]['train']['seconds']} s, "
+              f"command {wall[name]:.1f} s")
     one, two = (runs[n]["eval"]["validation"]["accuracy"] for n in ("one", "two"))
-    # 200 dev rows: 0.03 is 6 rows, the spread dropout alone gives between seeds here.
-    assert abs(one - two) <= 0.03, (one, two)
-    print(f"{backend}: accuracy 1 worker {one:.4f} in {runs['one']['train']['seconds']} s, "
-          f"2 workers {two:.4f} in {runs['two']['train']['seconds']} s")
+    assert abs(one - two) <= 0.03, (one, two)  # 12 of the 408 dev pairs
