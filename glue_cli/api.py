@@ -56,7 +56,7 @@ from glue_cli.training.events import (
     StepEnded,
 )
 from glue_cli.training.optimization import OptimizerSettings, decays
-from glue_cli.training.tinymodel import make_tiny_bert
+from glue_cli.training.tinymodel import FAMILIES, make_tiny_bert, make_tiny_model
 from glue_cli.training.weights import WEIGHTS, has_safetensors, read_safetensors
 from glue_cli.training.world import World
 
@@ -90,9 +90,12 @@ __all__ = [
     "load_error",
     "batch_labels",
     "write_pretrained",
-    # The backend conformance suite a backend plugin's tests run, and the tiny model it uses.
+    # The backend conformance suite a backend plugin's tests run, the tiny model it uses, and one of
+    # each supported family (FAMILIES: bert, roberta, distilbert, albert, electra), made with numpy.
     "check_backend",
     "make_tiny_bert",
+    "make_tiny_model",
+    "FAMILIES",
     # Events (glue_on_event).
     "Event",
     "RunStarted",

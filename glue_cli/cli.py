@@ -169,6 +169,14 @@ Model = Annotated[
     str | None,
     typer.Option(help="Model folder, run directory or hub id. \\[default: bundled all-MiniLM-L6-v2]"),
 ]
+Tokenizer = Annotated[
+    str | None,
+    typer.Option(help="Tokenizer folder or hub id, when not the model's own. \\[default: the model's]"),
+]
+Revision = Annotated[
+    str | None,
+    typer.Option(help="Branch, tag or commit of a hub id (--model, --tokenizer). \\[default: its default branch]"),
+]
 DataDir = Annotated[
     Path | None, typer.Option(help="The task's GLUE folder. \\[default: $GLUE_DIR/<TASK>, else the hub nyu-mll/glue]")
 ]
@@ -189,6 +197,8 @@ def train(
     task: TaskArg = None,
     backend: Backend = None,
     model: Model = None,
+    tokenizer: Tokenizer = None,
+    revision: Revision = None,
     data_dir: DataDir = None,
     output_dir: Annotated[
         Path | None,
@@ -313,7 +323,9 @@ def files_given(
 @user_errors
 def evaluate(
     task: SavedTaskArg = None,
-    model: Annotated[str, typer.Option(help="Run directory or model folder to evaluate.")] = "",
+    model: Annotated[str, typer.Option(help="Run directory, model folder or hub id to evaluate.")] = "",
+    tokenizer: Tokenizer = None,
+    revision: Revision = None,
     backend: Backend = None,
     data_dir: DataDir = None,
     validation_file: ValidationFile = None,
@@ -335,7 +347,8 @@ def evaluate(
     warn_broken_plugins()  # first: a broken plugin may be why the command fails
     seq_length = checked_inference(model, batch_size, max_seq_length, max_eval_samples, devices, precision)
     request = inference.Request(
-        task=task, model=require_model(model), backend=backend or setting("backend"),
+        task=task, model=require_model(model), tokenizer=tokenizer, revision=revision,
+        backend=backend or setting("backend"),
         data_dir=str(data_dir) if data_dir else None,
         files=files_given(validation_file, None, text_fields, label_field),
         max_length=seq_length, batch_size=batch_size,
@@ -353,7 +366,9 @@ def evaluate(
 @user_errors
 def predict(
     task: SavedTaskArg = None,
-    model: Annotated[str, typer.Option(help="Run directory or model folder to predict with.")] = "",
+    model: Annotated[str, typer.Option(help="Run directory, model folder or hub id to predict with.")] = "",
+    tokenizer: Tokenizer = None,
+    revision: Revision = None,
     backend: Backend = None,
     data_dir: DataDir = None,
     test_file: TestFile = None,
@@ -380,7 +395,8 @@ def predict(
     warn_broken_plugins()  # first: a broken plugin may be why the command fails
     seq_length = checked_inference(model, batch_size, max_seq_length, None, devices, precision)
     request = inference.Request(
-        task=task, model=require_model(model), backend=backend or setting("backend"),
+        task=task, model=require_model(model), tokenizer=tokenizer, revision=revision,
+        backend=backend or setting("backend"),
         data_dir=str(data_dir) if data_dir else None, files=files_given(None, test_file, text_fields),
         max_length=seq_length, batch_size=batch_size, amp=amp,
         precision=precision, verbose=verbose, devices=devices,

@@ -23,6 +23,10 @@ class RunConfig:
     task: str
     backend: str = "torch"
     model: str = DEFAULT_MODEL
+    # Another folder or hub id for the tokenizer (the model's own by default).
+    tokenizer: str | None = None
+    # A hub id's branch, tag or commit (for --model and --tokenizer hub ids); None: the default branch.
+    revision: str | None = None
     data_dir: str | None = None
     output_dir: str | None = None
     epochs: int = 3

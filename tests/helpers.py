@@ -175,3 +175,17 @@ def setuptools_project(dist: str, entry_points: dict[str, str], modules: dict[st
         f"[tool.setuptools]\npackages = {json.dumps(packages)}\n"
     )
     return {"pyproject.toml": pyproject, **modules}
+
+
+def cached_hub_model(hub_cache: Path, repo_id: str, revisions: dict[str, tuple[str, Path]]) -> Path:
+    """``repo_id`` in a Hugging Face cache folder as a download leaves it: for each ref (branch or tag),
+    ``refs/<ref>`` names a commit whose ``snapshots/<commit>/`` holds a copy of the given model folder.
+    Point ``huggingface_hub.constants.HF_HUB_CACHE`` at ``hub_cache`` to use it (offline)."""
+    import shutil
+
+    repo = hub_cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    for ref, (commit, folder) in revisions.items():
+        (repo / "refs" / ref).write_text(commit)
+        shutil.copytree(folder, repo / "snapshots" / commit)
+    return repo

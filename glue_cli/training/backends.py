@@ -42,6 +42,9 @@ class ModelSpec:
     # How many local devices to split each batch over (data parallel); None: all visible.
     devices: int | None = None
     verbose: bool = False
+    # The Batch arrays the model's forward gets, by transformers' names: its family's inputs
+    # (DistilBERT and RoBERTa take no token_type_ids). EngineBase.model_inputs picks them.
+    inputs: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @runtime_checkable

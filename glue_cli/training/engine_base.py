@@ -12,7 +12,7 @@ Example (the shape of every first-party engine)::
             super().__init__(spec, device="cpu")
             self.model = load(spec.path, **label_arguments(spec))
         def train_step(self, batch, learning_rate): ...
-        def predict(self, batch): ...
+        def predict(self, batch): ...  # self.model(**self.model_inputs(batch))
         def model_config(self): return self.model.config
         def architecture(self): return type(self.model).__name__
         def weights(self): return {name: array for name, array in ...}
@@ -135,6 +135,10 @@ class EngineBase(ABC):
         return 0
 
     # -- written once, for every backend ------------------------------------------------------
+    def model_inputs(self, batch: Batch) -> dict[str, np.ndarray]:
+        """The batch's arrays the model takes (``spec.inputs``: its family's), by transformers' names."""
+        return {name: getattr(batch, name) for name in self.spec.inputs}
+
     def save_model(self, path: Path) -> None:
         write_pretrained(path, self.model_config(), self.architecture(), self.weights())
 

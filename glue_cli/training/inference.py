@@ -13,7 +13,7 @@ from glue_cli.runs.guards import reading
 from glue_cli.runs.rundir import RunDir
 from glue_cli.training.backends import Engine, choose_precision
 from glue_cli.training.evaluation import evaluate_all, predict_test
-from glue_cli.training.models import label_permutation, read_label2id, resolve_model
+from glue_cli.training.models import fetch_model, label_permutation, read_label2id
 from glue_cli.training.pipeline import Prepared, limit, model_spec, open_backend, tokenize
 from glue_cli.training.submission import zip_folder
 
@@ -25,6 +25,8 @@ class Request:
     task: str | None
     model: str
     backend: str
+    tokenizer: str | None = None
+    revision: str | None = None
     data_dir: str | None = None
     files: Files = Files()
     max_length: int = 128
@@ -46,13 +48,14 @@ class Loaded:
 def load(request: Request, role: str) -> Loaded:
     """Resolve the task (from the model's record when not named), read ``role``'s splits, build the engine."""
     backend = open_backend(request.backend)
-    model_path = resolve_model(request.model)
+    model_path = fetch_model(request.model, request.revision, backend.framework)
     record = sources.read_record(model_path)
     files = sources.files_with_record(request.files, record)
     task, splits = sources.load(request.task, request.data_dir, files, (role,), recorded=record)
     if role == "eval":
         splits = limit(splits, dict.fromkeys(splits, request.max_samples))
-    p = tokenize(task, splits, backend, model_path, request.max_length)
+    p = tokenize(task, splits, backend, model_path, request.max_length, tokenizer=request.tokenizer,
+                 revision=request.revision)
     chosen = choose_precision(p.backend, request.precision, request.amp, p.backend.devices()[0])
     with reading(p.model, "model", "Pass --model with a folder holding config.json and weights."):
         engine = p.backend.create(model_spec(p, chosen, devices=request.devices, verbose=request.verbose))

@@ -12,7 +12,7 @@ from glue_cli.data.sources import read_named_splits
 from glue_cli.data.tasks import Task
 from glue_cli.plugins.manager import get_backends, get_tasks
 from glue_cli.training.backends import Backend, ModelSpec, only_framework, require_available
-from glue_cli.training.models import load_tokenizer, resolve_model
+from glue_cli.training.models import family_inputs, fetch_model, load_tokenizer
 from glue_cli.training.optimization import OptimizerSettings
 
 
@@ -26,6 +26,8 @@ class Prepared:
     tokenizer: Any
     splits: dict[str, Split]
     encoded: dict[str, Encoded]
+    # The inputs the model's forward takes (its family's), handed to the engine in ModelSpec.inputs.
+    inputs: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
 
     @property
     def pad_id(self) -> int:
@@ -45,13 +47,21 @@ def limit(splits: dict[str, Split], limits: dict[str, int | None]) -> dict[str, 
     return {name: split.head(limits.get(name)) for name, split in splits.items()}
 
 
-def tokenize(task: Task, splits: dict[str, Split], backend: Backend, model: str, max_length: int) -> Prepared:
-    """Load the model's tokenizer and encode every split (through the on-disk cache)."""
-    model_path = resolve_model(model)
-    tokenizer = load_tokenizer(model_path)
-    encoded = {s: encode(split, tokenizer, max_length) for s, split in splits.items()}
-    return Prepared(task=task, backend=backend, model=model_path, tokenizer=tokenizer, splits=splits,
-                    encoded=encoded)
+def tokenize(
+    task: Task, splits: dict[str, Split], backend: Backend, model: str, max_length: int, *,
+    tokenizer: str | None = None, revision: str | None = None,
+) -> Prepared:
+    """Fetch the model (a hub id at ``revision``), load its tokenizer (or ``tokenizer``'s) and encode every split.
+
+    The on-disk cache is keyed by the tokenizer's definition, so another --tokenizer never hits a stale entry.
+    """
+    model_path = fetch_model(model, revision, backend.framework)
+    tokenizer_path = model_path if tokenizer is None else fetch_model(
+        tokenizer, revision, option="--tokenizer", weights=False)
+    loaded = load_tokenizer(tokenizer_path)
+    encoded = {s: encode(split, loaded, max_length) for s, split in splits.items()}
+    return Prepared(task=task, backend=backend, model=model_path, tokenizer=loaded, splits=splits,
+                    encoded=encoded, inputs=family_inputs(loaded, model_path))
 
 
 def prepare_data(
@@ -98,4 +108,5 @@ def model_spec(
         optimizer=optimizer or OptimizerSettings(),
         devices=devices,
         verbose=verbose,
+        inputs=p.inputs,
     )

@@ -104,7 +104,8 @@ def prepare_training(config: RunConfig) -> Prepared:
     roles = ("train", "eval", "test") if config.do_predict else ("train", "eval")
     task, splits = sources.load(config.task, config.data_dir, run_files(config), roles)
     limits = {"train": config.max_train_samples, **{s: config.max_eval_samples for s in task.eval_splits}}
-    return tokenize(task, limit(splits, limits), backend, config.model, config.max_seq_length)
+    return tokenize(task, limit(splits, limits), backend, config.model, config.max_seq_length,
+                    tokenizer=config.tokenizer, revision=config.revision)
 
 
 def build_engine(

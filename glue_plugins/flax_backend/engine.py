@@ -156,13 +156,13 @@ class FlaxEngine(EngineBase):
 
     def _train_step(
         self, params: Any, opt_state: Any, rate: jax.Array, key: jax.Array, step: jax.Array,
-        input_ids: jax.Array, mask: jax.Array, types: jax.Array, labels: jax.Array, weights: jax.Array,
+        inputs: dict[str, jax.Array], labels: jax.Array, weights: jax.Array,
     ) -> tuple[Any, Any, jax.Array]:
         self.traces["train"] += 1
         dropout = jax.random.fold_in(key, step)  # depends on (seed, step) only: resumable
 
         def loss_of(p: Any) -> jax.Array:
-            out = self.model(input_ids, mask, types, params=p, dropout_rng=dropout, train=True)
+            out = self.model(**inputs, params=p, dropout_rng=dropout, train=True)
             return self._loss(out.logits, labels, weights)
 
         loss, grads = jax.value_and_grad(loss_of)(params)
@@ -172,35 +172,38 @@ class FlaxEngine(EngineBase):
         updates, opt_state = self.tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    def _predict_step(self, params: Any, input_ids: jax.Array, mask: jax.Array, types: jax.Array) -> jax.Array:
+    def _predict_step(self, params: Any, inputs: dict[str, jax.Array]) -> jax.Array:
         self.traces["predict"] += 1
-        return self.model(input_ids, mask, types, params=params, train=False).logits.astype(jnp.float32)
+        return self.model(**inputs, params=params, train=False).logits.astype(jnp.float32)
 
-    def _inputs(self, batch: Batch) -> tuple[int, list[jax.Array]]:
-        """The batch's arrays split over the devices, with filler rows so each gets as many."""
+    def _inputs(self, batch: Batch) -> tuple[int, dict[str, jax.Array], jax.Array, jax.Array]:
+        """The model's inputs, labels and weights split over the devices, with filler rows so each gets as many."""
         rows = batch.input_ids.shape[0]
         extra = -rows % self.num_devices
-        labels = batch_labels(batch, self.spec.regression)
-        arrays = [batch.input_ids, batch.attention_mask, batch.token_type_ids, labels, batch.weights]
-        padded = [np.pad(a, [(0, extra)] + [(0, 0)] * (a.ndim - 1)) for a in arrays]
-        if jax.process_count() == 1:
-            return rows, [jax.device_put(a, self.rows) for a in padded]
-        # This process's rows of the global batch (every process's shard has the same shape).
-        return rows, [jax.make_array_from_process_local_data(self.rows, a) for a in padded]
+
+        def split(a: np.ndarray) -> jax.Array:
+            padded = np.pad(a, [(0, extra)] + [(0, 0)] * (a.ndim - 1))
+            if jax.process_count() == 1:
+                return jax.device_put(padded, self.rows)
+            # This process's rows of the global batch (every process's shard has the same shape).
+            return jax.make_array_from_process_local_data(self.rows, padded)
+
+        inputs = {name: split(a) for name, a in self.model_inputs(batch).items()}
+        return rows, inputs, split(batch_labels(batch, self.spec.regression)), split(batch.weights)
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
-        _, (ids, mask, types, labels, weights) = self._inputs(batch)
+        _, inputs, labels, weights = self._inputs(batch)
         self.params, self.opt_state, loss = self._train(
             self.params, self.opt_state, np.float32(learning_rate), self.dropout_key, np.int32(self.step),
-            ids, mask, types, labels, weights,
+            inputs, labels, weights,
         )
         self.step += 1
         return float(loss)
 
     def predict(self, batch: Batch) -> np.ndarray:
-        rows, (ids, mask, types, _, _) = self._inputs(batch)
+        rows, inputs, _, _ = self._inputs(batch)
         start = jax.process_index() * (rows + -rows % self.num_devices)  # this process's rows come after
-        return np.asarray(self._predict(self.params, ids, mask, types))[start : start + rows]
+        return np.asarray(self._predict(self.params, inputs))[start : start + rows]
 
     def model_config(self) -> Any:
         return self.model.config

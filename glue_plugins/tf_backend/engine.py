@@ -82,7 +82,7 @@ def load_model(spec: ModelSpec) -> Any:
     try:
         if folder.is_dir() and has_safetensors(folder):
             return model_from_pt_safetensors(folder, labels)
-        # A TF checkpoint (tf_model.h5) or a hub id: transformers' own loader.
+        # A TF checkpoint (tf_model.h5; hub ids arrive as cached folders): transformers' own loader.
         return TFAutoModelForSequenceClassification.from_pretrained(spec.path, **labels)
     except (OSError, ValueError, RuntimeError, ImportError, AttributeError) as exc:
         raise load_error(spec, "TensorFlow", exc) from None
@@ -170,19 +170,15 @@ class TFEngine(EngineBase):
             # One trace (and XLA compilation) per input shape: the core keeps shapes few.
             return tf.function(body, jit_compile=True)
         # Without XLA, one graph serves every length: trace once with open dimensions.
-        ids = tf.TensorSpec([None, None], tf.int32)
-        signature = [ids, ids, ids]
+        signature: list[Any] = [{name: tf.TensorSpec([None, None], tf.int32) for name in self.spec.inputs}]
         if training:
             label_dtype = tf.float32 if self.spec.regression else tf.int32
             signature += [tf.TensorSpec([None], label_dtype), tf.TensorSpec([None], tf.float32),
                           tf.TensorSpec([], tf.float32)]
         return tf.function(body, input_signature=signature)
 
-    def _forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, training: bool) -> Any:
-        return self.model(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-            training=training,
-        ).logits
+    def _forward(self, inputs: dict[str, Any], training: bool) -> Any:
+        return self.model(**inputs, training=training).logits
 
     def _loss(self, logits: Any, labels: Any, weights: Any) -> Any:
         logits = tf.cast(logits, tf.float32)
@@ -192,14 +188,13 @@ class TFEngine(EngineBase):
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         return tf.reduce_sum(per_example * weights) / tf.reduce_sum(weights)
 
-    def _train_body(self, input_ids: Any, attention_mask: Any, token_type_ids: Any, labels: Any,
-                    weights: Any, learning_rate: Any) -> Any:
+    def _train_body(self, inputs: dict[str, Any], labels: Any, weights: Any, learning_rate: Any) -> Any:
         self.traces["train"] += 1  # Python: runs while tracing only
         optimizer = self.optimizer
         optimizer.learning_rate.assign(learning_rate)
         scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
         with tf.GradientTape() as tape:
-            logits = self._forward(input_ids, attention_mask, token_type_ids, training=True)
+            logits = self._forward(inputs, training=True)
             loss = self._loss(logits, labels, weights)
             scaled = optimizer.get_scaled_loss(loss) if scaling else loss
         grads = tape.gradient(scaled, self.variables)
@@ -212,28 +207,26 @@ class TFEngine(EngineBase):
         optimizer.apply_gradients(zip(grads, self.variables, strict=True))
         return loss
 
-    def _predict_body(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+    def _predict_body(self, inputs: dict[str, Any]) -> Any:
         self.traces["predict"] += 1
-        return tf.cast(self._forward(input_ids, attention_mask, token_type_ids, training=False), tf.float32)
+        return tf.cast(self._forward(inputs, training=False), tf.float32)
+
+    def _inputs(self, batch: Batch) -> dict[str, Any]:
+        return {name: tf.constant(a) for name, a in self.model_inputs(batch).items()}
 
     def _logits(self, batch: Batch) -> Any:
         """The model's own logits, in its compute precision (eager; for checks)."""
-        return self._forward(batch.input_ids, batch.attention_mask, batch.token_type_ids, training=False)
+        return self._forward(self._inputs(batch), training=False)
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
         loss = self._train(
-            tf.constant(batch.input_ids), tf.constant(batch.attention_mask),
-            tf.constant(batch.token_type_ids), tf.constant(batch_labels(batch, self.spec.regression)),
+            self._inputs(batch), tf.constant(batch_labels(batch, self.spec.regression)),
             tf.constant(batch.weights), tf.constant(learning_rate, tf.float32),
         )
         return float(loss)
 
     def predict(self, batch: Batch) -> np.ndarray:
-        logits = self._predict(
-            tf.constant(batch.input_ids), tf.constant(batch.attention_mask),
-            tf.constant(batch.token_type_ids),
-        )
-        return np.asarray(logits, dtype=np.float32)
+        return np.asarray(self._predict(self._inputs(batch)), dtype=np.float32)
 
     def model_config(self) -> Any:
         return self.model.config

@@ -82,11 +82,7 @@ class TorchEngine(EngineBase):
             return torch.from_numpy(a).long().to(self.torch_device, non_blocking=True)
 
         with self._autocast():
-            return (forward or self.forward)(
-                input_ids=tensor(batch.input_ids),
-                attention_mask=tensor(batch.attention_mask),
-                token_type_ids=tensor(batch.token_type_ids),
-            ).logits
+            return (forward or self.forward)(**{name: tensor(a) for name, a in self.model_inputs(batch).items()}).logits
 
     def _loss(self, logits: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, float]:
         """What to differentiate, and the mean loss over the (global) batch's real rows to report."""
