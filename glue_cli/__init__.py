@@ -7,4 +7,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 
-PLUGIN_API_VERSION = "2.0"
+PLUGIN_API_VERSION = "2.1"

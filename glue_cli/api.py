@@ -39,6 +39,7 @@ from glue_cli.training.backends import (
 from glue_cli.training.engine_base import (
     EngineBase,
     batch_labels,
+    batch_targets,
     label_arguments,
     load_error,
     quiet_transformers,
@@ -89,6 +90,7 @@ __all__ = [
     "quiet_transformers",
     "load_error",
     "batch_labels",
+    "batch_targets",
     "write_pretrained",
     # The backend conformance suite a backend plugin's tests run, the tiny model it uses, and one of
     # each supported family (FAMILIES: bert, roberta, distilbert, albert, electra), made with numpy.

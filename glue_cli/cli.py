@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from glue_cli import __version__
-from glue_cli.config import default_of, resolve, setting, setting_with_source
+from glue_cli.config import default_of, resolve, setting, setting_with_source, to_toml
 from glue_cli.display import console, error_line, listing_table, metrics_table, print_listing
 from glue_cli.errors import ConfigError, GlueError
 from glue_cli.plugins.manager import blame, get_backends, get_plugins, get_tasks, register_commands
@@ -95,6 +95,11 @@ def warn_broken_plugins() -> None:
 def emit_json(data: Any) -> None:
     # Strict JSON: a NaN metric (Pearson of constant predictions) is null, never a bare NaN.
     sys.stdout.write(json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
+
+
+# Panels of glue train --help beyond the main options, so the list stays readable.
+STEPS = "Steps, evaluation and the best model"
+OPTIM = "Optimisation"
 
 
 def d(name: str) -> str:
@@ -223,6 +228,60 @@ def train(
         float | None, typer.Option(help=f"Clip gradients to this global norm. {d('max_grad_norm')}")
     ] = None,
     seed: Annotated[int | None, typer.Option(help=f"Seed for the head, dropout and order. {d('seed')}")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Train this many updates (overrides --epochs; the schedule follows).",
+                                 rich_help_panel=STEPS)
+    ] = None,
+    eval_steps: Annotated[
+        int | None, typer.Option(help="Evaluate every N updates. \\[default: each epoch's end]", rich_help_panel=STEPS)
+    ] = None,
+    save_steps: Annotated[
+        int | None, typer.Option(help="Checkpoint every N updates. \\[default: each epoch's end]",
+                                 rich_help_panel=STEPS)
+    ] = None,
+    logging_steps: Annotated[
+        int | None, typer.Option(help="Report the mean loss every N updates. \\[default: 1]", rich_help_panel=STEPS)
+    ] = None,
+    metric_for_best_model: Annotated[
+        str | None,
+        typer.Option(help="model/ keeps the best evaluation by this metric (METRIC, SPLIT/METRIC, or loss). "
+                     "\\[default: the task's first metric]", rich_help_panel=STEPS),
+    ] = None,
+    greater_is_better: Annotated[
+        bool | None,
+        typer.Option("--greater-is-better/--no-greater-is-better", rich_help_panel=STEPS,
+                     help="Whether a higher --metric-for-best-model is better. \\[default: yes, no for a loss]"),
+    ] = None,
+    early_stopping_patience: Annotated[
+        int | None, typer.Option(help="Stop after N evaluations without improvement. \\[default: never]",
+                                 rich_help_panel=STEPS)
+    ] = None,
+    gradient_accumulation_steps: Annotated[
+        int | None,
+        typer.Option(help=f"One update per N batches (an N x --batch-size batch). {d('gradient_accumulation_steps')}",
+                     rich_help_panel=OPTIM),
+    ] = None,
+    lr_scheduler: Annotated[
+        str | None,
+        typer.Option(help=f"linear, cosine, constant or constant-with-warmup. {d('lr_scheduler')}",
+                     rich_help_panel=OPTIM),
+    ] = None,
+    warmup_steps: Annotated[
+        int | None, typer.Option(help="Warm-up updates (overrides --warmup-ratio).", rich_help_panel=OPTIM)
+    ] = None,
+    adam_beta1: Annotated[
+        float | None, typer.Option(help=f"AdamW beta1. {d('adam_beta1')}", rich_help_panel=OPTIM)
+    ] = None,
+    adam_beta2: Annotated[
+        float | None, typer.Option(help=f"AdamW beta2. {d('adam_beta2')}", rich_help_panel=OPTIM)
+    ] = None,
+    adam_epsilon: Annotated[
+        float | None, typer.Option(help=f"AdamW epsilon. {d('adam_epsilon')}", rich_help_panel=OPTIM)
+    ] = None,
+    label_smoothing: Annotated[
+        float | None, typer.Option(help=f"Label smoothing of the cross-entropy. {d('label_smoothing')}",
+                                   rich_help_panel=OPTIM)
+    ] = None,
     max_train_samples: Annotated[
         int | None, typer.Option(help="Use only the first N training examples.")
     ] = None,
@@ -268,13 +327,17 @@ def train(
                      "reporter, or none. Console and history.jsonl always run."),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="JSON or TOML file of settings (flags win).")
+        Path | None,
+        typer.Option("--config", help="JSON or TOML file of settings (flags win); a run's config.json too."),
     ] = None,
     nproc: Annotated[
         int | None,
         typer.Option(help="Train as N data-parallel worker processes (torch: through torchrun, DDP); "
                      "--batch-size stays the global batch."),
     ] = None,
+    print_config: Annotated[
+        bool, typer.Option("--print-config", help="Print the resolved settings as a --config TOML file and exit.")
+    ] = False,
     json_out: Json = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -282,13 +345,17 @@ def train(
     """Fine-tune a model on TASK (or on your own files), evaluate on dev after each epoch, save the run."""
     from glue_cli.training import launch, trainer
 
-    flags = {k: v for k, v in locals().items() if k not in {"config", "json_out", "quiet", "verbose", "nproc"}}
+    flags = {k: v for k, v in locals().items()
+             if k not in {"config", "json_out", "quiet", "verbose", "print_config", "nproc"}}
     flags["overwrite"] = overwrite or None
     flags["resume"] = resume or None
     flags["do_predict"] = do_predict or None
     for key in ("data_dir", "output_dir", "train_file", "validation_file", "test_file"):
         flags[key] = str(flags[key]) if flags[key] is not None else None
     run_config = resolve(flags, config)
+    if print_config:
+        typer.echo(to_toml(run_config), nl=False)
+        return
     warn_broken_plugins()
     processes = launch.processes_wanted(run_config, nproc)
     if processes is not None:

@@ -1,7 +1,9 @@
 """RunConfig: every knob of a run, its default, and where a value comes from.
 
 Precedence: command-line flag > environment variable ``GLUE_<NAME>`` > ``--config`` file
-(JSON or TOML) > the default below.
+(JSON or TOML) > with ``--resume``, the run's own settings (its config.json) > the default below.
+``to_toml`` writes a RunConfig as the TOML file ``--config`` reads back to the same settings
+(``glue train --print-config``), and a run's config.json is a valid ``--config`` file too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ from typing import Any
 from glue_cli.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# --lr-scheduler values (glue_cli.training.optimization.Schedule computes each).
+SCHEDULERS = ("linear", "cosine", "constant", "constant-with-warmup")
+# A run's config.json says so (glue_cli.runs.rundir writes it).
+RUN_MARKER = "glue_cli_run"
+# Keys a run's config.json holds beside its settings: what the run found, not what it was asked.
+DERIVED_KEYS = frozenset({RUN_MARKER, "model_path", "device", "versions", "git_commit"})
+# Settings of a run's config.json that are about that run directory, not how to train: a --config
+# reading it starts a new run, and a --resume takes them from its own flags.
+RUN_ONLY_KEYS = frozenset({"output_dir", "overwrite", "resume"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,25 @@ class RunConfig:
     do_predict: bool = False
     # Opt-in reporters (plugin names, comma-separated), e.g. "tensorboard"; console and history always run.
     report_to: str | None = None
+    # Steps (optimizer updates), not just epochs. None: at each epoch's end (eval, save), every step (logging).
+    eval_steps: int | None = None
+    save_steps: int | None = None
+    logging_steps: int | None = None
+    # Train this many updates (overrides epochs; the schedule's total follows).
+    max_steps: int | None = None
+    # Best model: None = the task's first metric on its first eval split; greater_is_better None = by name.
+    metric_for_best_model: str | None = None
+    greater_is_better: bool | None = None
+    early_stopping_patience: int | None = None
+    # Optimisation: one update per K batches of batch_size rows (the same update as batch_size * K rows).
+    gradient_accumulation_steps: int = 1
+    lr_scheduler: str = "linear"
+    # Warm-up updates; overrides warmup_ratio when given.
+    warmup_steps: int | None = None
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    label_smoothing: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -163,6 +193,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"Config file {path} is not valid: {exc}.", "") from None
     if not isinstance(data, dict):
         raise ConfigError(f"Config file {path} must hold a table of settings.", "")
+    if data.get(RUN_MARKER):  # a run's config.json: its settings, without what the run recorded about itself
+        data = {k: v for k, v in data.items() if k not in DERIVED_KEYS | RUN_ONLY_KEYS}
     known = {f.name for f in fields(RunConfig)}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -173,25 +205,38 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def run_settings(run_dir: Path) -> tuple[dict[str, Any], Path]:
+    """The settings a run in ``run_dir`` was trained with (its config.json), for ``--resume``; empty when
+    there is no readable run there (the run directory checks say so, in one line)."""
+    path = run_dir / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}, path
+    if not isinstance(data, dict):
+        return {}, path
+    known = {f.name for f in fields(RunConfig)} - RUN_ONLY_KEYS
+    return {k: v for k, v in data.items() if k in known}, path
+
+
 def resolve(flags: dict[str, Any], config_file: Path | None = None) -> RunConfig:
     """Build a RunConfig; ``flags`` holds only what was given on the command line (not None).
 
     Every value is checked (type, range, finiteness) before any work, and an error names the
-    setting and where it came from: the flag, ``GLUE_<NAME>`` or the config file.
+    setting and where it came from: the flag, ``GLUE_<NAME>``, the config file or the resumed run.
+    With ``--resume``, a setting given nowhere is the run's own (its config.json), so flags need not
+    be retyped; one given that differs from the run's is judged by ``runs.rundir`` (one line).
     """
     from glue_cli.validation import check_settings
 
     from_file = read_config_file(config_file) if config_file else {}
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for f in fields(RunConfig):
-        if flags.get(f.name) is not None:
-            values[f.name], sources[f.name] = flags[f.name], flag_name(f.name)
-        elif (env := _from_env(f)) is not _UNSET:
-            values[f.name], sources[f.name] = env, f"GLUE_{f.name.upper()}"
-        elif f.name in from_file:
-            values[f.name] = _convert(f.name, from_file[f.name], str(f.type), str(config_file))
-            sources[f.name] = f"{config_file}: {f.name}"
+    _layer(flags, from_file, config_file, {}, None, values, sources)
+    resume = values.get("resume")
+    if resume and values.get("output_dir"):
+        saved, saved_path = run_settings(Path(values["output_dir"]))
+        _layer(flags, from_file, config_file, saved, saved_path, values, sources)
     if "task" not in values:
         if not any(values.get(f) for f in ("train_file", "validation_file", "test_file")):
             raise ConfigError("No task given.", "Pass it first, as in: glue train mrpc.")
@@ -200,3 +245,41 @@ def resolve(flags: dict[str, Any], config_file: Path | None = None) -> RunConfig
     config = RunConfig(**{k: v for k, v in values.items() if v is not None or default_of(k) is None})
     check_settings(config, sources)
     return config
+
+
+def _layer(
+    flags: dict[str, Any], from_file: dict[str, Any], config_file: Path | None, saved: dict[str, Any],
+    saved_path: Path | None, values: dict[str, Any], sources: dict[str, str],
+) -> None:
+    """Each setting from the first place that has it: flag, environment, config file, the resumed run."""
+    for f in fields(RunConfig):
+        if flags.get(f.name) is not None:
+            values[f.name], sources[f.name] = flags[f.name], flag_name(f.name)
+        elif (env := _from_env(f)) is not _UNSET:
+            values[f.name], sources[f.name] = env, f"GLUE_{f.name.upper()}"
+        elif f.name in from_file:
+            values[f.name] = _convert(f.name, from_file[f.name], str(f.type), str(config_file))
+            sources[f.name] = f"{config_file}: {f.name}"
+        elif f.name in saved:
+            values[f.name] = _convert(f.name, saved[f.name], str(f.type), str(saved_path))
+            sources[f.name] = f"{saved_path}: {f.name}"
+
+
+def to_toml(config: RunConfig) -> str:
+    """``config`` as a TOML file of settings that ``--config`` reads back to the same RunConfig.
+
+    Unset settings (None) are left out: TOML has no null, and a missing key means the default.
+    """
+    lines = []
+    for f in fields(RunConfig):
+        value = getattr(config, f.name)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int | float):
+            text = repr(value)
+        else:
+            text = json.dumps(str(value), ensure_ascii=False)  # a TOML basic string: JSON's escapes
+        lines.append(f"{f.name} = {text}")
+    return "\n".join(lines) + "\n"

@@ -9,7 +9,8 @@ A backend plugin's own tests call it (``glue plugins new --kind backend`` writes
 
 Each check trains a few steps through the backend's real engine and raises ``AssertionError``
 naming what is wrong: resuming from a checkpoint continues exactly; filler rows (weight 0) change
-neither the loss nor the update; each precision the backend claims really computes in that
+neither the loss nor the update; gradient accumulation over micro-batches gives the whole batch's
+update; each precision the backend claims really computes in that
 dtype; the saved folder loads back (in transformers' PyTorch class too, where torch is installed)
 with the same logits; a run compiles at most once per batch shape and step kind.
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glue_cli.data.batching import Batch, iterate
+from glue_cli.data.batching import Batch, iterate, split_rows
 from glue_cli.data.features import Encoded
 from glue_cli.training import checkpoint
 from glue_cli.training.backends import Backend, Engine, ModelSpec
@@ -155,6 +156,21 @@ def check_filler_rows(suite: Suite) -> str | None:
     return None
 
 
+def check_accumulation(suite: Suite) -> str | None:
+    """``train_micro_batches`` (plugin API 2.1, optional) on a batch's halves gives the whole batch's
+    update: same loss, same logits after it (dropout off)."""
+    whole = suite.batches(rows=ROWS)[:2]
+    one, split = suite.engine(suite.spec(dropout=False)), suite.engine(suite.spec(dropout=False))
+    accumulate = getattr(split, "train_micro_batches", None)
+    if accumulate is None:
+        return "the engine has no train_micro_batches (plugin API 2.0): the core trains the joined batch"
+    for step, batch in enumerate(whole, start=1):
+        close(f"loss of accumulated update {step}", accumulate(split_rows(batch, ROWS // 2), 1e-2),
+              one.train_step(batch, 1e-2), 1e-5)
+    close("logits after accumulated updates", split.predict(whole[0]), one.predict(whole[0]), 1e-5)
+    return None
+
+
 def check_precisions(suite: Suite) -> str | None:
     """Every precision the backend claims on its default device trains, and really computes in its dtype.
 
@@ -247,6 +263,7 @@ def check_compile_count(suite: Suite) -> str | None:
 CHECKS: dict[str, Callable[[Suite], str | None]] = {
     "resume": check_resume,
     "filler_rows": check_filler_rows,
+    "accumulation": check_accumulation,
     "precisions": check_precisions,
     "saved_model": check_saved_model,
     "compile_count": check_compile_count,

@@ -71,9 +71,16 @@ def check_settings(config: Any, sources: dict[str, str]) -> None:
             _refuse(f.name, sources, value, "true or false")
     for name in ("epochs", "batch_size", "eval_batch_size"):
         check_int(name, getattr(config, name), sources, 1)
-    for name in ("max_train_samples", "max_eval_samples", "devices"):
+    for name in ("max_train_samples", "max_eval_samples", "devices", "eval_steps", "save_steps",
+                 "logging_steps", "max_steps", "early_stopping_patience", "gradient_accumulation_steps"):
         if getattr(config, name) is not None:
             check_int(name, getattr(config, name), sources, 1)
+    if config.warmup_steps is not None:
+        check_int("warmup_steps", config.warmup_steps, sources, 0)
+    for name in ("adam_beta1", "adam_beta2", "label_smoothing"):
+        check_float(name, getattr(config, name), sources, 0.0, 1.0, high_open=True)
+    check_float("adam_epsilon", config.adam_epsilon, sources, 0.0, low_open=True)
+    check_scheduler(config.lr_scheduler, _label("lr_scheduler", sources))
     check_int("seed", config.seed, sources, 0, MAX_SEED)
     check_float("learning_rate", config.learning_rate, sources, 0.0, low_open=True)
     check_float("warmup_ratio", config.warmup_ratio, sources, 0.0, 1.0, high_open=True)
@@ -85,6 +92,14 @@ def check_settings(config: Any, sources: dict[str, str]) -> None:
         value = getattr(config, name)
         if value is not None and (not value.strip() or "\0" in value):
             _refuse(name, sources, value, "a non-empty path")
+
+
+def check_scheduler(kind: str, label: str) -> None:
+    from glue_cli.config import SCHEDULERS
+
+    if kind not in SCHEDULERS:
+        raise ConfigError(f"Unknown learning-rate scheduler {kind!r} ({label}).",
+                          f"Use one of: {', '.join(SCHEDULERS)}.")
 
 
 def check_precision(precision: str | None, label: str) -> None:

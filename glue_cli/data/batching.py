@@ -181,3 +181,24 @@ def iterate(
 
 def num_batches(n: int, batch_size: int) -> int:
     return -(-n // batch_size)
+
+
+def split_rows(batch: Batch, rows: int) -> list[Batch]:
+    """``batch`` cut into consecutive slices of ``rows`` rows: the micro-batches of one accumulated update."""
+    labels = batch.labels
+    return [
+        Batch(batch.input_ids[s : s + rows], batch.attention_mask[s : s + rows], batch.token_type_ids[s : s + rows],
+              None if labels is None else labels[s : s + rows], batch.example_index[s : s + rows])
+        for s in range(0, batch.input_ids.shape[0], rows)
+    ]
+
+
+def concat_rows(batches: list[Batch]) -> Batch:
+    """The micro-batches of one update back as one batch (they share a padded length)."""
+    labels = [b.labels for b in batches]
+    return Batch(
+        np.concatenate([b.input_ids for b in batches]), np.concatenate([b.attention_mask for b in batches]),
+        np.concatenate([b.token_type_ids for b in batches]),
+        None if any(x is None for x in labels) else np.concatenate(labels),  # type: ignore[arg-type]
+        np.concatenate([b.example_index for b in batches]),
+    )

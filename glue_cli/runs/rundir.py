@@ -178,9 +178,12 @@ def finished_metrics(run: RunDir) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and data.get("eval") else None
 
 
-# Settings a resumed run may change: they decide neither the weights nor the metrics.
+# Settings a resumed run may change: how long it trains (more epochs or steps: the schedule is recomputed
+# for the new total from the step reached), when it evaluates, saves and logs, early stopping, and what
+# decides neither the weights nor the metrics. Anything else would make it another run.
 RESUME_MAY_CHANGE = {
     "output_dir", "overwrite", "resume", "eval_batch_size", "do_predict", "report_to",
+    "epochs", "max_steps", "eval_steps", "save_steps", "logging_steps", "early_stopping_patience",
 }
 PATH_SETTINGS = {"data_dir", "train_file", "validation_file", "test_file"}
 
@@ -290,16 +293,22 @@ def _check_resume(result: Claim, config: dict[str, Any]) -> None:
     saved = saved if isinstance(saved, dict) else {}
     changed = config_changes(saved, config)
     if changed:  # checked first: a finished run resumed with other settings is a mistake too
+        from glue_cli.config import flag_name
+
         name = changed[0]
         raise RunDirError(
-            f"--resume refused: {name} = {config[name]!r} but the run in {run.path} was trained with "
-            f"{name} = {saved[name]!r}.",
-            "Resume with the run's settings, or start a new run (another --output-dir, or --overwrite).",
+            f"--resume refused: {flag_name(name)} is {config[name]!r} but the run in {run.path} was trained "
+            f"with {saved[name]!r}.",
+            f"Drop {flag_name(name)} to continue with the run's settings (only how long it trains, when it "
+            "evaluates, saves and logs, and where output goes may change), or start a new run.",
         )
     result.finished = finished_metrics(run)
+    has_checkpoint = (run.checkpoint / "state.json").is_file()
     if result.finished is not None:
+        # The trainer decides whether a finished run has anything left to do (more epochs or steps).
+        result.state = checkpoint.read(run.checkpoint) if has_checkpoint else None
         return
-    if not (run.checkpoint / "state.json").is_file():
+    if not has_checkpoint:
         raise RunDirError(
             f"Nothing to resume in {run.path}: it has no checkpoint (stopped before the end of its first epoch).",
             "Pass --overwrite instead of --resume to start it again.",

@@ -42,6 +42,8 @@ class ModelSpec:
     # How many local devices to split each batch over (data parallel); None: all visible.
     devices: int | None = None
     verbose: bool = False
+    # Cross-entropy against (1 - s) one-hot + s / num_labels (classification only); see engine_base.batch_targets.
+    label_smoothing: float = 0.0
     # The Batch arrays the model's forward gets, by transformers' names: its family's inputs
     # (DistilBERT and RoBERTa take no token_type_ids). EngineBase.model_inputs picks them.
     inputs: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
@@ -60,6 +62,10 @@ class Engine(Protocol):
     def train_step(self, batch: Batch, learning_rate: float) -> float:
         """One optimizer update on ``batch`` at ``learning_rate``; returns the batch's mean loss."""
         ...
+
+    # Optional (plugin API 2.1): ``train_micro_batches(batches, learning_rate) -> float``, one update
+    # on several micro-batches (--gradient-accumulation-steps); EngineBase's default trains them as one
+    # batch, and the core does the same for an engine without it.
 
     def predict(self, batch: Batch) -> np.ndarray:
         """float32 logits ``[rows, num_labels]`` for every row of ``batch`` (filler rows included)."""

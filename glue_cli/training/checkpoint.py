@@ -23,17 +23,31 @@ MODEL = "model"
 
 @dataclass(frozen=True)
 class Position:
-    """Where a checkpoint stands: ``step`` optimizer updates done, the last one in ``epoch``."""
+    """Where a checkpoint stands: ``step`` optimizer updates done, ``epoch`` whole epochs done
+    (``step // steps_per_epoch``), and ``epoch_step`` updates into the epoch in progress, which a
+    resume skips. The rest makes a resumed run's totals and best-model choice the whole run's:
+    the seconds of each finished epoch and of the one in progress, examples seen, the best
+    evaluation (``selection.Best.to_dict``), the latest one, and whether early stopping ended the run.
+    """
 
     step: int
     epoch: int
     backend: str | None = None
     epoch_seconds: list[float] = field(default_factory=list)
     examples: int = 0
+    epoch_step: int = 0
+    steps_per_epoch: int | None = None
+    epoch_elapsed: float = 0.0
+    best: dict[str, Any] | None = None
+    last_eval: dict[str, Any] = field(default_factory=dict)
+    stopped_early: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"step": self.step, "epoch": self.epoch, "backend": self.backend,
-                "epoch_seconds": list(self.epoch_seconds), "examples": self.examples}
+                "epoch_seconds": list(self.epoch_seconds), "examples": self.examples,
+                "epoch_step": self.epoch_step, "steps_per_epoch": self.steps_per_epoch,
+                "epoch_elapsed": self.epoch_elapsed, "best": self.best, "last_eval": self.last_eval,
+                "stopped_early": self.stopped_early}
 
 
 def save(engine: Engine, folder: Path, position: Position) -> None:
@@ -60,7 +74,15 @@ def read(folder: Path) -> Position:
         raise damaged(path, "no whole, non-negative step")
     try:
         seconds = [float(s) for s in data.get("epoch_seconds", [])]
-        return Position(step, int(data.get("epoch", 0)), data.get("backend"), seconds, int(data.get("examples", 0)))
+        per_epoch = data.get("steps_per_epoch")
+        best, last_eval = data.get("best"), data.get("last_eval") or {}
+        if not isinstance(best, dict | None) or not isinstance(last_eval, dict):
+            raise TypeError("best and last_eval must be objects")
+        return Position(
+            step, int(data.get("epoch", 0)), data.get("backend"), seconds, int(data.get("examples", 0)),
+            int(data.get("epoch_step", 0)), None if per_epoch is None else int(per_epoch),
+            float(data.get("epoch_elapsed", 0.0)), best, last_eval, bool(data.get("stopped_early", False)),
+        )
     except (TypeError, ValueError) as exc:
         raise damaged(path, str(exc)) from None
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from glue_cli.data.batching import Batch
+from glue_cli.data.batching import Batch, concat_rows
 from glue_cli.errors import ModelError
 from glue_cli.runs.guards import first_line
 from glue_cli.training.backends import ModelSpec
@@ -72,6 +72,21 @@ def batch_labels(batch: Batch, regression: bool) -> np.ndarray:
     if batch.labels is None:
         return np.zeros(batch.input_ids.shape[0], np.float32 if regression else np.int32)
     return batch.labels.astype(np.float32 if regression else np.int32)
+
+
+def batch_targets(batch: Batch, spec: ModelSpec) -> np.ndarray:
+    """What the loss compares the logits with: ``batch_labels``, or with ``spec.label_smoothing`` > 0 on a
+    classification task, float32 ``[rows, num_labels]`` targets ``(1 - s) * one_hot + s / num_labels``.
+
+    Engines take a 2-D target as soft cross-entropy (``-sum(targets * log_softmax(logits))``), which is
+    PyTorch's ``cross_entropy(label_smoothing=s)`` and transformers' ``LabelSmoother``: one rule, three backends.
+    """
+    labels = batch_labels(batch, spec.regression)
+    if spec.regression or spec.label_smoothing <= 0:
+        return labels
+    smoothing = np.float32(spec.label_smoothing)
+    one_hot = np.eye(spec.num_labels, dtype=np.float32)[labels]
+    return (one_hot * (1 - smoothing) + smoothing / spec.num_labels).astype(np.float32)
 
 
 def write_pretrained(path: Path, config: Any, architecture: str, tensors: dict[str, np.ndarray]) -> None:
@@ -122,6 +137,15 @@ class EngineBase(ABC):
     @abstractmethod
     def restore_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Take back what ``state_arrays`` gave (names and shapes already checked)."""
+
+    def train_micro_batches(self, batches: list[Batch], learning_rate: float) -> float:
+        """One optimizer update on several micro-batches (``--gradient-accumulation-steps``): the update
+        the batch of all their rows would give; returns that batch's weighted mean loss.
+
+        Plugin API 2.1. This default trains them as one batch (right, but no memory saved); an engine
+        overrides it to sum the micro-batches' gradients one at a time.
+        """
+        return self.train_step(concat_rows(batches), learning_rate)
 
     def state_info(self) -> dict[str, Any]:
         """Small JSON-able extras of the state (a loss scaler's settings...); none by default."""

@@ -53,9 +53,13 @@ def split_logits(
     return out
 
 
-def score(task: Task, logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+def score(task: Task, logits: np.ndarray, labels: np.ndarray, with_loss: bool = False) -> dict[str, float]:
+    """The task's metrics; with ``with_loss`` also ``loss``, the training loss (no smoothing) on these rows."""
     predictions = metrics.predictions_from_logits(logits, task.is_regression)
-    return metrics.compute(task.metrics, labels, predictions)
+    result = metrics.compute(task.metrics, labels, predictions)
+    if with_loss:
+        result["loss"] = metrics.loss(logits, labels, task.is_regression)
+    return result
 
 
 def all_logits(
@@ -73,6 +77,7 @@ def evaluate_all(
     engine: Engine, p: Prepared, batch_size: int, max_length: int, emit: EventSink | None,
     epoch: int, permutation: list[int] | None = None, predictions_dir: Path | None = None,
     world: World | None = None,
+    with_loss: bool = False,
 ) -> dict[str, dict[str, float]]:
     """The task's metrics on each of its evaluation splits; dev predictions written beside gold labels."""
     results = {}
@@ -81,7 +86,7 @@ def evaluate_all(
         logits = all_logits(engine, p, name, batch_size, max_length, permutation, world)
         labels = p.splits[name].labels
         assert labels is not None
-        results[name] = score(p.task, logits, labels)
+        results[name] = score(p.task, logits, labels, with_loss)
         if emit is not None:
             emit(EvalEnded(epoch, name, results[name], len(labels), time.perf_counter() - start))
         if predictions_dir is not None:

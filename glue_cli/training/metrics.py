@@ -26,6 +26,16 @@ def predictions_from_logits(logits: np.ndarray, regression: bool) -> np.ndarray:
     return logits[:, 0] if regression else logits.argmax(axis=-1)
 
 
+def loss(logits: np.ndarray, labels: np.ndarray, regression: bool) -> float:
+    """Mean cross-entropy (mean squared error for regression), as the engines train on, in float64."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if regression:
+        return float(np.mean(np.square(logits[:, 0] - labels)))
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return float(-np.mean(log_probs[np.arange(len(labels)), labels.astype(np.int64)]))
+
+
 def compute(names: Sequence[str], labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
     """Each named metric, plus ``combined_score`` (their mean) when there are several."""
     result = {name: METRICS[name](labels, predictions) for name in names}

@@ -8,26 +8,37 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Schedule:
-    """Linear warm-up from 0 to ``peak`` over ``warmup_steps``, then linear decay to 0.
+    """The learning rate of every update, computed once here for every backend.
 
-    The rate of update ``step`` (0-based) is ``rate(step)``, as in transformers'
-    ``get_linear_schedule_with_warmup``. Backends receive the rate with every step, so
-    all three follow one schedule, computed once, here.
+    ``kind`` is ``linear`` (warm-up from 0 to ``peak`` over ``warmup_steps``, then linear decay
+    to 0, transformers' ``get_linear_schedule_with_warmup``), ``cosine`` (warm-up, then half a
+    cosine down to 0, ``get_cosine_schedule_with_warmup``), ``constant`` (``peak`` from the first
+    update, no warm-up, ``get_constant_schedule``) or ``constant-with-warmup``. The rate of update
+    ``step`` (0-based) is ``rate(step)``; backends receive it with every step, so all three follow
+    one schedule.
     """
 
     peak: float
     total_steps: int
     warmup_steps: int
+    kind: str = "linear"
 
     @classmethod
-    def from_ratio(cls, peak: float, total_steps: int, warmup_ratio: float) -> Schedule:
-        return cls(peak, total_steps, math.ceil(total_steps * warmup_ratio))
+    def from_ratio(cls, peak: float, total_steps: int, warmup_ratio: float, kind: str = "linear") -> Schedule:
+        return cls(peak, total_steps, math.ceil(total_steps * warmup_ratio), kind)
 
     def rate(self, step: int) -> float:
+        if self.kind == "constant":
+            return self.peak
         if step < self.warmup_steps:
             return self.peak * step / max(1, self.warmup_steps)
-        remaining = self.total_steps - step
-        return self.peak * max(0.0, remaining / max(1, self.total_steps - self.warmup_steps))
+        if self.kind == "constant-with-warmup":
+            return self.peak
+        decay_steps = max(1, self.total_steps - self.warmup_steps)
+        if self.kind == "cosine":
+            progress = (step - self.warmup_steps) / decay_steps
+            return self.peak * max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+        return self.peak * max(0.0, (self.total_steps - step) / decay_steps)
 
 
 def decays(parameter_name: str) -> bool:

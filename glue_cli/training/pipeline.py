@@ -94,6 +94,7 @@ def files_of(
 def model_spec(
     p: Prepared, precision: str, *, path: str | None = None, xla: bool = False, seed: int = 42,
     optimizer: OptimizerSettings | None = None, devices: int | None = None, verbose: bool = False,
+    label_smoothing: float = 0.0,
 ) -> ModelSpec:
     """What the backend builds: the task's head on the model at ``path`` (the prepared model by default)."""
     labels = p.task.labels or ("score",)
@@ -108,5 +109,6 @@ def model_spec(
         optimizer=optimizer or OptimizerSettings(),
         devices=devices,
         verbose=verbose,
+        label_smoothing=label_smoothing,
         inputs=p.inputs,
     )

@@ -29,7 +29,7 @@ from glue_cli.api import (
     EngineBase,
     ModelError,
     ModelSpec,
-    batch_labels,
+    batch_targets,
     decays,
     has_safetensors,
     label_arguments,
@@ -144,15 +144,23 @@ class FlaxEngine(EngineBase):
         # Donating the old parameters and state lets XLA update them in place.
         self._train = jax.jit(self._train_step, out_shardings=self.replicated, donate_argnums=(0, 1))
         self._predict = jax.jit(self._predict_step, out_shardings=self.replicated)
+        # Gradient accumulation: each micro-batch's gradients, summed, then one update.
+        self._grads = jax.jit(self._grads_step, out_shardings=self.replicated)
+        self._add = jax.jit(lambda a, b: jax.tree_util.tree_map(jnp.add, a, b), donate_argnums=(0,))
+        self._apply = jax.jit(self._apply_step, out_shardings=self.replicated, donate_argnums=(0, 1))
 
     # Traced functions: the Python body runs once per compile, so the counters count compiles.
-    def _loss(self, logits: jax.Array, labels: jax.Array, weights: jax.Array) -> jax.Array:
+    def _loss(self, logits: jax.Array, labels: jax.Array, weights: jax.Array, total: jax.Array | None = None,
+              ) -> jax.Array:
         logits = logits.astype(jnp.float32)
         if self.spec.regression:
             per_example = jnp.square(logits[:, 0] - labels)
+        elif labels.ndim == 2:  # label smoothing: soft targets
+            per_example = optax.softmax_cross_entropy(logits, labels)
         else:
             per_example = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-        return jnp.sum(per_example * weights) / jnp.sum(weights)
+        # ``total``: the weight of all micro-batches of an accumulated update.
+        return jnp.sum(per_example * weights) / (jnp.sum(weights) if total is None else total)
 
     def _train_step(
         self, params: Any, opt_state: Any, rate: jax.Array, key: jax.Array, step: jax.Array,
@@ -172,6 +180,28 @@ class FlaxEngine(EngineBase):
         updates, opt_state = self.tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
+    def _grads_step(
+        self, params: Any, key: jax.Array, step: jax.Array, micro: jax.Array, inputs: dict[str, jax.Array],
+        labels: jax.Array, weights: jax.Array, total: jax.Array,
+    ) -> tuple[jax.Array, Any]:
+        """One micro-batch's share of an accumulated update: its loss over ``total`` and its gradients."""
+        self.traces["train"] += 1
+        dropout = jax.random.fold_in(jax.random.fold_in(key, step), micro)  # (seed, step, micro-batch)
+
+        def loss_of(p: Any) -> jax.Array:
+            out = self.model(**inputs, params=p, dropout_rng=dropout, train=True)
+            return self._loss(out.logits, labels, weights, total)
+
+        return jax.value_and_grad(loss_of)(params)
+
+    def _apply_step(self, params: Any, opt_state: Any, rate: jax.Array, grads: Any) -> tuple[Any, Any]:
+        self.traces["train"] += 1
+        clip_state, adamw_state = opt_state
+        hyper = {**adamw_state.hyperparams, "learning_rate": rate}
+        opt_state = (clip_state, adamw_state._replace(hyperparams=hyper))
+        updates, opt_state = self.tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
     def _predict_step(self, params: Any, inputs: dict[str, jax.Array]) -> jax.Array:
         self.traces["predict"] += 1
         return self.model(**inputs, params=params, train=False).logits.astype(jnp.float32)
@@ -189,7 +219,7 @@ class FlaxEngine(EngineBase):
             return jax.make_array_from_process_local_data(self.rows, padded)
 
         inputs = {name: split(a) for name, a in self.model_inputs(batch).items()}
-        return rows, inputs, split(batch_labels(batch, self.spec.regression)), split(batch.weights)
+        return rows, inputs, split(batch_targets(batch, self.spec)), split(batch.weights)
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
         _, inputs, labels, weights = self._inputs(batch)
@@ -199,6 +229,20 @@ class FlaxEngine(EngineBase):
         )
         self.step += 1
         return float(loss)
+
+    def train_micro_batches(self, batches: list[Batch], learning_rate: float) -> float:
+        """The joined batch's update, one micro-batch in memory at a time."""
+        total = np.float32(sum(float(b.weights.sum()) for b in batches))
+        grads, loss = None, 0.0
+        for micro, batch in enumerate(batches):
+            _, inputs, labels, weights = self._inputs(batch)
+            part, g = self._grads(self.params, self.dropout_key, np.int32(self.step), np.int32(micro),
+                                  inputs, labels, weights, total)
+            grads = g if grads is None else self._add(grads, g)
+            loss += float(part)
+        self.params, self.opt_state = self._apply(self.params, self.opt_state, np.float32(learning_rate), grads)
+        self.step += 1
+        return loss
 
     def predict(self, batch: Batch) -> np.ndarray:
         rows, inputs, _, _ = self._inputs(batch)

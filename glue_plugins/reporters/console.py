@@ -43,6 +43,7 @@ class ConsoleReporter:
         self.eval_sizes: dict[str, int] = {}
         self.pending: list[str] = []
         self.spinner: Progress | None = None
+        self.epoch_steps = 0
 
     def _start(self, e: RunStarted) -> None:
         self.active, self.epochs = not e.quiet, e.epochs
@@ -77,7 +78,7 @@ class ConsoleReporter:
             "train", total=e.steps, completed=e.first_step % max(1, e.steps),
             loss=0.0, lr=0.0, speed=0.0,
         )
-        self.epoch_start, self.epoch_examples = time.perf_counter(), 0
+        self.epoch_start, self.epoch_examples, self.epoch_steps = time.perf_counter(), 0, e.steps
         self.progress.start()
 
     def _step(self, e: StepEnded) -> None:
@@ -86,7 +87,8 @@ class ConsoleReporter:
         self.epoch_examples += e.examples
         elapsed = max(1e-9, time.perf_counter() - self.epoch_start)
         self.progress.update(
-            self.bar, advance=1, loss=e.loss, lr=e.learning_rate,
+            # --logging-steps: an event stands for several updates, so the bar goes to the step itself.
+            self.bar, completed=e.step - (e.epoch - 1) * self.epoch_steps, loss=e.loss, lr=e.learning_rate,
             speed=self.epoch_examples / elapsed,
         )
 

@@ -21,7 +21,7 @@ from glue_cli.api import (
     EngineBase,
     ModelError,
     ModelSpec,
-    batch_labels,
+    batch_targets,
     decays,
     has_safetensors,
     label_arguments,
@@ -146,6 +146,10 @@ class TFEngine(EngineBase):
         self.traces = {"train": 0, "predict": 0}
         self._train = self._compile(self._train_body, training=True)
         self._predict = self._compile(self._predict_body, training=False)
+        # Gradient accumulation: each micro-batch's gradients, summed in Python, then one update.
+        self._grads = self._compile(self._grads_body, training=True, extra=[tf.TensorSpec([], tf.float32)])
+        self._apply = (tf.function(self._apply_body, jit_compile=True) if spec.xla
+                       else tf.function(self._apply_body, reduce_retracing=True))
 
     def _optimizer(self) -> Any:
         settings = self.spec.optimizer
@@ -165,7 +169,7 @@ class TFEngine(EngineBase):
             return tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
         return optimizer
 
-    def _compile(self, body: Any, training: bool) -> Any:
+    def _compile(self, body: Any, training: bool, extra: list[Any] | None = None) -> Any:
         if self.spec.xla:
             # One trace (and XLA compilation) per input shape: the core keeps shapes few.
             return tf.function(body, jit_compile=True)
@@ -173,20 +177,27 @@ class TFEngine(EngineBase):
         signature: list[Any] = [{name: tf.TensorSpec([None, None], tf.int32) for name in self.spec.inputs}]
         if training:
             label_dtype = tf.float32 if self.spec.regression else tf.int32
-            signature += [tf.TensorSpec([None], label_dtype), tf.TensorSpec([None], tf.float32),
+            # Label smoothing: float targets [rows, num_labels] (batch_targets) instead of class ids.
+            smoothed = not self.spec.regression and self.spec.label_smoothing > 0
+            targets = tf.TensorSpec([None, self.spec.num_labels], tf.float32) if smoothed else tf.TensorSpec(
+                [None], label_dtype)
+            signature += [targets, tf.TensorSpec([None], tf.float32),
                           tf.TensorSpec([], tf.float32)]
-        return tf.function(body, input_signature=signature)
+        return tf.function(body, input_signature=signature + (extra or []))
 
     def _forward(self, inputs: dict[str, Any], training: bool) -> Any:
         return self.model(**inputs, training=training).logits
 
-    def _loss(self, logits: Any, labels: Any, weights: Any) -> Any:
+    def _loss(self, logits: Any, labels: Any, weights: Any, total: Any = None) -> Any:
         logits = tf.cast(logits, tf.float32)
         if self.spec.regression:
             per_example = tf.square(logits[:, 0] - labels)
+        elif labels.shape.rank == 2:  # label smoothing: soft targets
+            per_example = tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         else:
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-        return tf.reduce_sum(per_example * weights) / tf.reduce_sum(weights)
+        # ``total``: the weight of all micro-batches of an accumulated update.
+        return tf.reduce_sum(per_example * weights) / (tf.reduce_sum(weights) if total is None else total)
 
     def _train_body(self, inputs: dict[str, Any], labels: Any, weights: Any, learning_rate: Any) -> Any:
         self.traces["train"] += 1  # Python: runs while tracing only
@@ -207,6 +218,44 @@ class TFEngine(EngineBase):
         optimizer.apply_gradients(zip(grads, self.variables, strict=True))
         return loss
 
+    def _grads_body(self, inputs: dict[str, Any], labels: Any, weights: Any, learning_rate: Any,
+                    total: Any) -> Any:
+        """One micro-batch's loss over ``total`` and its (unscaled, dense) gradients; no update."""
+        self.traces["train"] += 1
+        optimizer = self.optimizer
+        scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+        with tf.GradientTape() as tape:
+            logits = self._forward(inputs, training=True)
+            loss = self._loss(logits, labels, weights, total)
+            scaled = optimizer.get_scaled_loss(loss) if scaling else loss
+        grads = tape.gradient(scaled, self.variables)
+        if scaling:
+            grads = optimizer.get_unscaled_gradients(grads)
+        return loss, [tf.convert_to_tensor(g) for g in grads]
+
+    def _apply_body(self, grads: Any, learning_rate: Any) -> Any:
+        self.traces["train"] += 1
+        self.optimizer.learning_rate.assign(learning_rate)
+        grads, _ = tf.clip_by_global_norm(grads, self.spec.optimizer.max_grad_norm)
+        self.optimizer.apply_gradients(zip(grads, self.variables, strict=True))
+        return tf.constant(0.0)
+
+    def train_micro_batches(self, batches: list[Batch], learning_rate: float) -> float:
+        """The joined batch's update, one micro-batch in memory at a time."""
+        total = tf.constant(sum(float(b.weights.sum()) for b in batches), tf.float32)
+        rate = tf.constant(learning_rate, tf.float32)
+        summed: list[Any] | None = None
+        loss = 0.0
+        for batch in batches:
+            part, grads = self._grads(
+                self._inputs(batch), tf.constant(batch_targets(batch, self.spec)), tf.constant(batch.weights),
+                rate, total,
+            )
+            summed = list(grads) if summed is None else [a + g for a, g in zip(summed, grads, strict=True)]
+            loss += float(part)
+        self._apply(summed, rate)
+        return loss
+
     def _predict_body(self, inputs: dict[str, Any]) -> Any:
         self.traces["predict"] += 1
         return tf.cast(self._forward(inputs, training=False), tf.float32)
@@ -220,7 +269,7 @@ class TFEngine(EngineBase):
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
         loss = self._train(
-            self._inputs(batch), tf.constant(batch_labels(batch, self.spec.regression)),
+            self._inputs(batch), tf.constant(batch_targets(batch, self.spec)),
             tf.constant(batch.weights), tf.constant(learning_rate, tf.float32),
         )
         return float(loss)

@@ -19,7 +19,7 @@ from glue_cli.api import (
     EngineBase,
     ModelError,
     ModelSpec,
-    batch_labels,
+    batch_targets,
     decays,
     label_arguments,
     load_error,
@@ -84,43 +84,58 @@ class TorchEngine(EngineBase):
         with self._autocast():
             return (forward or self.forward)(**{name: tensor(a) for name, a in self.model_inputs(batch).items()}).logits
 
-    def _loss(self, logits: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, float]:
-        """What to differentiate, and the mean loss over the (global) batch's real rows to report."""
-        labels = torch.from_numpy(batch_labels(batch, self.spec.regression)).to(self.torch_device)
+    def _loss(self, logits: torch.Tensor, batch: Batch, total_weight: float | None = None) -> torch.Tensor:
+        """The weighted mean loss of ``batch``; over ``total_weight`` (all micro-batches' rows) when accumulating."""
+        targets = torch.from_numpy(batch_targets(batch, self.spec)).to(self.torch_device)
         weights = torch.from_numpy(batch.weights).to(self.torch_device)
         logits = logits.float()
         if self.spec.regression:
-            per_example = torch.nn.functional.mse_loss(logits[:, 0], labels, reduction="none")
+            per_example = torch.nn.functional.mse_loss(logits[:, 0], targets, reduction="none")
+        elif targets.ndim == 2:  # label smoothing: soft targets
+            per_example = -(targets * torch.log_softmax(logits, dim=-1)).sum(-1)
         else:
-            per_example = torch.nn.functional.cross_entropy(logits, labels.long(), reduction="none")
-        total = (per_example * weights).sum()
-        if not self.ddp:
-            loss = total / weights.sum()
-            return loss, float(loss.detach())
-        # Real rows and loss summed over every worker (torch's all-reduce); DDP divides the summed
-        # gradients by the world size, so scaling by it leaves the global mean's gradient.
-        sums = torch.stack([weights.sum(), total.detach()])
-        dist.all_reduce(sums)
-        return total * dist.get_world_size() / sums[0], float(sums[1] / sums[0])
+            per_example = torch.nn.functional.cross_entropy(logits, targets.long(), reduction="none")
+        return (per_example * weights).sum() / (weights.sum() if total_weight is None else total_weight)
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
+        return self._update([batch], learning_rate)
+
+    def train_micro_batches(self, batches: list[Batch], learning_rate: float) -> float:
+        return self._update(batches, learning_rate)
+
+    def _update(self, batches: list[Batch], learning_rate: float) -> float:
+        """Gradients summed over the micro-batches, each weighted by its share of the rows, then one update."""
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
-        loss, reported = self._loss(self._logits(batch, self.train_forward), batch)
+        local_weight = float(sum(b.weights.sum() for b in batches))
+        total_weight = local_weight if len(batches) > 1 else None
+        if self.ddp:
+            # Real rows summed over every worker (torch's all-reduce); DDP averages the gradients over
+            # the workers, so dividing each by global rows / world size leaves the global mean's gradient.
+            rows = torch.tensor([local_weight], dtype=torch.float64, device=self.torch_device)
+            dist.all_reduce(rows)
+            total_weight = float(rows[0]) / dist.get_world_size()
+        total = 0.0
+        for batch in batches:
+            loss = self._loss(self._logits(batch, self.train_forward), batch, total_weight)
+            (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+            total += float(loss.detach())
         params = self.model.parameters()
         if self.scaler is not None:
-            self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(params, self.spec.optimizer.max_grad_norm)
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
-            loss.backward()
             torch.nn.utils.clip_grad_norm_(params, self.spec.optimizer.max_grad_norm)
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return reported
+        if self.ddp:  # the global batch's mean loss: every worker's share, summed
+            reported = torch.tensor([total], dtype=torch.float64, device=self.torch_device)
+            dist.all_reduce(reported)
+            return float(reported[0]) / dist.get_world_size()
+        return total
 
     @torch.inference_mode()
     def predict(self, batch: Batch) -> np.ndarray:

@@ -46,3 +46,15 @@ def test_a_backend_that_ignores_its_precision_fails_the_suite(tmp_path, monkeypa
     monkeypatch.setattr(engine, "DTYPES", {**engine.DTYPES, "bf16": engine.torch.float32})
     with pytest.raises(AssertionError, match="bf16: logits equal fp32's"):
         check_backend("torch", tmp_path, checks=("precisions",))
+
+
+def test_a_backend_that_accumulates_wrongly_fails_the_suite(tmp_path, monkeypatch):
+    if not framework_installed("torch"):
+        pytest.skip("needs torch")
+    from glue_plugins.torch_backend.engine import TorchEngine
+
+    # Only the first micro-batch trained: not the joined batch's update.
+    monkeypatch.setattr(TorchEngine, "train_micro_batches",
+                        lambda self, batches, rate: self.train_step(batches[0], rate))
+    with pytest.raises(AssertionError, match="accumulated update"):
+        check_backend("torch", tmp_path, checks=("accumulation",))

@@ -73,12 +73,12 @@ def plugin_rows():
 
 
 def test_the_api_range_check():
-    assert PLUGIN_API_VERSION == "2.0"
+    assert PLUGIN_API_VERSION == "2.1"
     assert api_mismatch("p", None) is None  # nothing declared: the current API
     assert api_mismatch("p", ">=2,<3") is None
     assert api_mismatch("p", "~=2.0") is None
     message = api_mismatch("p", ">=3,<4")
-    assert message == ("plugin 'p' requires glue-cli plugin API >=3,<4, but this glue-cli provides 2.0: "
+    assert message == ("plugin 'p' requires glue-cli plugin API >=3,<4, but this glue-cli provides 2.1: "
                        "upgrade the plugin or glue-cli")
     assert "not a version range" in api_mismatch("p", "two")
 
@@ -93,7 +93,7 @@ def test_glue_plugins_lists_every_misfit_with_its_error(with_misfits):
     )
     assert rows["raiser"]["hooks"] == ["glue_on_event", "glue_register_commands", "glue_register_tasks"]
     future = rows["future"]["error"]
-    assert "'future'" in future and ">=3,<4" in future and "provides 2.0" in future
+    assert "'future'" in future and ">=3,<4" in future and "provides 2.1" in future
     assert rows["future"]["hooks"] == []  # never registered
     assert "'version two'" in rows["unparsable"]["error"]
     assert rows["current"]["error"] is None
@@ -122,7 +122,7 @@ def test_train_works_beside_the_misfits_and_warns_once_each(with_misfits, tiny_m
     assert set(result.json()["eval"]["validation"]) == {"accuracy", "f1", "combined_score"}
     lines = result.stderr.splitlines()
     future = [line for line in lines if "'future'" in line]
-    assert len(future) == 1 and ">=3,<4" in future[0] and "2.0" in future[0]
+    assert len(future) == 1 and ">=3,<4" in future[0] and "2.1" in future[0]
     assert len([line for line in lines if "'broken'" in line]) == 1
     # Each of the raiser's hooks is warned about once; its event hook gets no more events after failing.
     # (Its command hook fails in build_app, before the CLI runner captures stderr.)
