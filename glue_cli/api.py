@@ -60,6 +60,7 @@ from glue_cli.training.events import (
 from glue_cli.training.optimization import OptimizerSettings, decays
 from glue_cli.training.tinymodel import FAMILIES, make_tiny_bert, make_tiny_model
 from glue_cli.training.weights import WEIGHTS, has_safetensors, read_safetensors
+from glue_cli.training.world import World
 
 __all__ = [
     # The version of this API, and the hook marker.
@@ -86,6 +87,8 @@ __all__ = [
     "WEIGHTS",
     "has_safetensors",
     "read_safetensors",
+    # Data-parallel workers: what a backend's world() returns (rank, size, its framework's collectives).
+    "World",
     # The framework-neutral steps every engine shares (EngineBase uses them; an engine may too).
     "label_arguments",
     "quiet_transformers",

@@ -191,7 +191,8 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars nor
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show the frameworks' own logs.")]
 Devices = Annotated[
     int | None,
-    typer.Option(help="Split each batch over this many local devices (flax). \\[default: all]"),
+    typer.Option(help="Data parallel over this many local devices: flax splits each batch over them; torch "
+                 "starts one worker process per device (as --nproc). \\[default: all (flax), 1 (torch)]"),
 ]
 
 
@@ -332,6 +333,11 @@ def train(
         Path | None,
         typer.Option("--config", help="JSON or TOML file of settings (flags win); a run's config.json too."),
     ] = None,
+    nproc: Annotated[
+        int | None,
+        typer.Option(help="Train as N data-parallel worker processes (torch: through torchrun, DDP); "
+                     "--batch-size stays the global batch."),
+    ] = None,
     print_config: Annotated[
         bool, typer.Option("--print-config", help="Print the resolved settings as a --config TOML file and exit.")
     ] = False,
@@ -340,9 +346,10 @@ def train(
     verbose: Verbose = False,
 ) -> None:
     """Fine-tune a model on TASK (or on your own files), evaluate on dev after each epoch, save the run."""
-    from glue_cli.training import trainer
+    from glue_cli.training import launch, trainer
 
-    flags = {k: v for k, v in locals().items() if k not in {"config", "json_out", "quiet", "verbose", "print_config"}}
+    flags = {k: v for k, v in locals().items()
+             if k not in {"config", "json_out", "quiet", "verbose", "print_config", "nproc"}}
     flags["overwrite"] = overwrite or None
     flags["resume"] = resume or None
     flags["do_predict"] = do_predict or None
@@ -353,7 +360,16 @@ def train(
         typer.echo(to_toml(run_config), nl=False)
         return
     warn_broken_plugins()
+    processes = launch.processes_wanted(run_config, nproc)
+    if processes is not None:
+        switches = [s for s, on in (("--json", json_out), ("--quiet", quiet), ("--verbose", verbose)) if on]
+        code = launch.launch(run_config, processes, switches)
+        if code:
+            raise typer.Exit(code)
+        return
     summary = trainer.train(run_config, verbose=verbose, quiet=quiet)
+    if not trainer.main_process(run_config):  # the main worker prints the results
+        return
     if not quiet:
         show_written(summary.get("predictions", {}), "Test predictions")
     if json_out:

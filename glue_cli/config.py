@@ -23,7 +23,7 @@ SCHEDULERS = ("linear", "cosine", "constant", "constant-with-warmup")
 # A run's config.json says so (glue_cli.runs.rundir writes it).
 RUN_MARKER = "glue_cli_run"
 # Keys a run's config.json holds beside its settings: what the run found, not what it was asked.
-DERIVED_KEYS = frozenset({RUN_MARKER, "model_path", "device", "versions", "git_commit"})
+DERIVED_KEYS = frozenset({RUN_MARKER, "model_path", "device", "world_size", "versions", "git_commit"})
 # Settings of a run's config.json that are about that run directory, not how to train: a --config
 # reading it starts a new run, and a --resume takes them from its own flags.
 RUN_ONLY_KEYS = frozenset({"output_dir", "overwrite", "resume"})

@@ -46,22 +46,27 @@ def backend_rows() -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "name": b.name, "available": reason is None, "reason": reason,
             "install": install_hint(b), "plugin": registry.owner(b.name),
-            "devices": [], "precisions": [], "amp": None, "xla": None,
+            "devices": [], "precisions": [], "amp": None, "xla": None, "data_parallel": None,
         }
         if reason is None:
             row.update(devices=b.devices(), precisions=b.precisions(), amp=b.amp_precision(),
                        xla=xla_note(b) or "compiles the steps")
+            # getattr: a backend written against the protocol alone may not say.
+            describe = getattr(b, "data_parallel", None)
+            row["data_parallel"] = describe() if describe is not None else None
         rows.append(row)
     return rows
 
 
 def backend_table(rows: list[dict[str, Any]]) -> Table:
-    table = listing_table("backend", "available", "devices", "precisions", "--amp", "--xla", "plugin",
+    table = listing_table("backend", "available", "devices", "precisions", "--amp", "--xla", "data parallel",
+                          "plugin",
                           whole=("plugin",))
     for r in rows:
         ok = "[green]yes[/]" if r["available"] else f"[red]no[/] ({escape(r['reason'])}; {escape(r['install'])})"
         table.add_row(escape(r["name"]), ok, escape(", ".join(r["devices"])), escape(", ".join(r["precisions"])),
-                      escape(r["amp"] or "-"), escape((r.get("xla") or "-").split(":")[0]), escape(r["plugin"]))
+                      escape(r["amp"] or "-"), escape((r.get("xla") or "-").split(":")[0]),
+                      escape(r.get("data_parallel") or "-"), escape(r["plugin"]))
     return table
 
 

@@ -8,7 +8,7 @@ import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from glue_cli.errors import BackendUnavailableError, ConfigError
 from glue_cli.plugins.installation import pip_install_extra
 from glue_cli.plugins.registry import Registry
 from glue_cli.training.optimization import OptimizerSettings
+
+if TYPE_CHECKING:
+    from glue_cli.training.world import World
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 # The frameworks transformers loads models for: a backend's ``framework`` is one of these.
@@ -162,6 +165,15 @@ class BackendBase(ABC):
         """How batches are shaped for an engine built with ``xla`` on ``device``: by default the
         class attributes ``pad_multiple`` and ``fixed_batch_rows`` whatever the mode."""
         return Padding(self.pad_multiple, self.fixed_batch_rows)
+    def data_parallel(self) -> str:
+        """How a run would spread over devices and processes here, in a few words (``glue backends``)."""
+        return "1 process, 1 device"
+
+    def world(self) -> World:
+        """The data-parallel workers this process belongs to (its framework's process group, joined);
+        one process by default. A backend may also define ``launch(processes, argv, env) -> int``
+        to start workers itself (``glue train --nproc N``)."""
+        return World()
 
     @abstractmethod
     def create(self, spec: ModelSpec) -> Engine:

@@ -17,6 +17,7 @@ from glue_cli.training.backends import Engine
 from glue_cli.training.events import EvalEnded, EventSink
 from glue_cli.training.pipeline import Prepared
 from glue_cli.training.submission import check_free, submission_paths, write_eval_predictions, write_submission
+from glue_cli.training.world import World, gather_rows, shard
 
 
 def split_logits(
@@ -27,21 +28,29 @@ def split_logits(
     max_length: int,
     pad_token_id: int,
     num_labels: int,
+    world: World | None = None,
 ) -> np.ndarray:
     """float32 ``[examples, num_labels]`` in file order; every example exactly once, filler rows dropped.
 
     Batches go longest first, sorted by length (little padding, peak memory at the first batch);
     each row's logits are put back at its example's place in the file. ``padding``: the engine's
-    (``Prepared.padding``).
+    (``Prepared.padding``). With several workers each predicts its shard of every batch and all get
+    the whole batch back (the framework's gather).
     """
+    world = world or World()
     out = np.zeros((len(encoded), num_labels), dtype=np.float32)
+    seen = np.zeros(len(encoded), dtype=np.int64)
     for batch in iterate(
         encoded, batch_size, padding.multiple, max_length, order=length_order(encoded.lengths),
         fixed_rows=padding.fixed_rows, pad_token_id=pad_token_id,
     ):
-        logits = np.asarray(engine.predict(batch), dtype=np.float32)
-        real = batch.example_index >= 0
-        out[batch.example_index[real]] = logits[real]
+        part = shard(batch, world)
+        logits, index = gather_rows(world, np.asarray(engine.predict(part), dtype=np.float32), part.example_index)
+        out[index] = logits
+        np.add.at(seen, index, 1)
+    if len(encoded) and (seen != 1).any():  # a sharding bug would silently bias the metrics
+        raise RuntimeError(f"evaluation scored {int((seen == 0).sum())} examples never and "
+                           f"{int((seen > 1).sum())} more than once")
     return out
 
 
@@ -56,11 +65,11 @@ def score(task: Task, logits: np.ndarray, labels: np.ndarray, with_loss: bool = 
 
 def all_logits(
     engine: Engine, p: Prepared, split: str, batch_size: int, max_length: int,
-    permutation: list[int] | None = None,
+    permutation: list[int] | None = None, world: World | None = None,
 ) -> np.ndarray:
     """Logits of a whole split, columns in the task's label order."""
     logits = split_logits(
-        engine, p.padding, p.encoded[split], batch_size, max_length, p.pad_id, p.task.num_labels
+        engine, p.padding, p.encoded[split], batch_size, max_length, p.pad_id, p.task.num_labels, world
     )
     return logits if permutation is None else logits[:, permutation]
 
@@ -68,13 +77,14 @@ def all_logits(
 def evaluate_all(
     engine: Engine, p: Prepared, batch_size: int, max_length: int, emit: EventSink | None,
     epoch: int, permutation: list[int] | None = None, predictions_dir: Path | None = None,
+    world: World | None = None,
     with_loss: bool = False,
 ) -> dict[str, dict[str, float]]:
     """The task's metrics on each of its evaluation splits; dev predictions written beside gold labels."""
     results = {}
     for name in p.task.eval_splits:
         start = time.perf_counter()
-        logits = all_logits(engine, p, name, batch_size, max_length, permutation)
+        logits = all_logits(engine, p, name, batch_size, max_length, permutation, world)
         labels = p.splits[name].labels
         assert labels is not None
         results[name] = score(p.task, logits, labels, with_loss)
@@ -87,15 +97,18 @@ def evaluate_all(
 
 def predict_test(
     engine: Engine, p: Prepared, batch_size: int, max_length: int, out_dir: Path, overwrite: bool,
-    permutation: list[int] | None = None,
+    permutation: list[int] | None = None, world: World | None = None,
 ) -> dict[str, str]:
-    """Leaderboard files for every test split read; returns {split: file written}."""
+    """Leaderboard files for every test split read; returns {split: file written} (by the main worker)."""
+    world = world or World()
     tests = [s for s in p.task.unlabelled_splits if s in p.splits]
     if not tests:
         raise DataError(f"No test split to predict for {p.task.name}.", "Pass the test file (--test-file).")
     paths = submission_paths(p.task, tests, out_dir)
-    check_free(list(paths.values()), overwrite)
+    if world.is_main:
+        check_free(list(paths.values()), overwrite)
     for split, path in paths.items():
-        logits = all_logits(engine, p, split, batch_size, max_length, permutation)
-        write_submission(p.task, p.splits[split].ids, logits, path)
+        logits = all_logits(engine, p, split, batch_size, max_length, permutation, world)
+        if world.is_main:
+            write_submission(p.task, p.splits[split].ids, logits, path)
     return {split: str(path) for split, path in paths.items()}

@@ -25,7 +25,7 @@ from glue_cli.plugins.manager import get_backends, get_plugins, get_tasks
 from glue_cli.plugins.reporting import enabled_reporters
 from glue_cli.runs.atomic import atomic_dir
 from glue_cli.runs.guards import reading, writing
-from glue_cli.runs.rundir import RunDir, claim, default_run_path, git_commit
+from glue_cli.runs.rundir import RunDir, default_run_path, git_commit
 from glue_cli.training import checkpoint
 from glue_cli.training.backends import Engine, choose_precision, warn, xla_note
 from glue_cli.training.checkpoint import Position
@@ -45,6 +45,7 @@ from glue_cli.training.pipeline import Prepared, files_of, limit, model_spec, op
 from glue_cli.training.plan import Plan
 from glue_cli.training.selection import Best, best_metric
 from glue_cli.training.stopping import StopOnSigterm, Stopped
+from glue_cli.training.world import WorkerSink, World, claim_shared, open_world, shard
 from glue_cli.validation import safe_name
 
 # Final dev-set predictions beside their labels, one <split>.tsv each, to check metrics on.
@@ -189,9 +190,12 @@ def save_checkpoint(engine: Engine, run: RunDir, position: Position) -> None:
 def train_epoch(
     engine: Engine, p: Prepared, config: RunConfig, epoch: int, schedule: Schedule, progress: Progress,
     plan: Plan, emit: EventSink, tally: EpochTally, after_step: Callable[[int, EpochTally], bool],
+    world: World | None = None,
 ) -> bool:
     """One pass over the training rows (those not yet seen when resuming mid-epoch), up to the run's
-    last update. ``after_step`` checkpoints/evaluates when due; True from it stops the run early."""
+    last update. ``after_step`` checkpoints/evaluates when due; True from it stops the run early.
+    With several workers each trains on its shard of every global batch (``world.shard``)."""
+    world = world or World()
     train_data = p.encoded["train"]
     end = plan.epoch_end(epoch)
     emit(EpochStarted(epoch + 1, plan.steps_per_epoch, progress.step))
@@ -205,7 +209,7 @@ def train_epoch(
             break
         t_step = time.perf_counter()
         rate = schedule.rate(progress.step)
-        loss = update(engine, batch, config.batch_size, rate)
+        loss = update(engine, shard(batch, world), -(-config.batch_size // world.size), rate)
         progress.step += 1
         if engine.compile_count() != progress.compiles:
             progress.compiles = engine.compile_count()
@@ -244,25 +248,32 @@ def save_final_model(engine: Engine, p: Prepared, run: RunDir, config: RunConfig
 
 def evaluate(
     engine: Engine, p: Prepared, config: RunConfig, run: RunDir, best: Best, progress: Progress, epoch: int,
-    emit: EventSink,
+    emit: EventSink, world: World | None = None,
 ) -> None:
-    """Evaluate now; an improvement on the best so far becomes model/ and eval_predictions/."""
+    """Evaluate now; an improvement on the best so far becomes model/ and eval_predictions/.
+
+    Every worker scores the gathered logits alike (the same bookkeeping); the main one writes."""
+    world = world or World()
     pending = run.path / f".{EVAL_PREDICTIONS}.tmp"  # a kill's leftover is tidied by rundir.recover
-    shutil.rmtree(pending, ignore_errors=True)
+    if world.is_main:
+        shutil.rmtree(pending, ignore_errors=True)
     results = evaluate_all(engine, p, config.eval_batch_size, config.max_seq_length, emit, epoch + 1,
-                           predictions_dir=pending, with_loss=best.metric == "loss")
+                           predictions_dir=pending if world.is_main else None, with_loss=best.metric == "loss",
+                           world=world)
     progress.results = results
     progress.last_eval = {"step": progress.step, "epoch": epoch + 1, "metrics": results}
     value = results[best.split][best.metric]
     if best.improves(value):
         best.value, best.step, best.epoch, best.metrics = value, progress.step, epoch + 1, results
         best.evaluations_without_improvement = 0
-        save_final_model(engine, p, run, config)
-        shutil.rmtree(run.path / EVAL_PREDICTIONS, ignore_errors=True)
-        pending.rename(run.path / EVAL_PREDICTIONS)
+        if world.is_main:
+            save_final_model(engine, p, run, config)
+            shutil.rmtree(run.path / EVAL_PREDICTIONS, ignore_errors=True)
+            pending.rename(run.path / EVAL_PREDICTIONS)
     else:
         best.evaluations_without_improvement += 1
-        shutil.rmtree(pending, ignore_errors=True)
+        if world.is_main:
+            shutil.rmtree(pending, ignore_errors=True)
     patience = config.early_stopping_patience
     progress.stopped_early = patience is not None and best.evaluations_without_improvement >= patience
 
@@ -308,37 +319,45 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
     ``--resume`` of a finished run with no update left is one line (exit 2) and changes nothing.
     """
     task_name = run_task_name(config)
-    path = run_path(config, task_name)
-    with claim(path, {**config.to_dict(), "task": task_name}) as claimed:
-        state = claimed.state
-        if claimed.finished is not None and (
+    world = open_world(get_backends().get(config.backend))
+    path = world.broadcast(run_path(config, task_name))  # the main process's (a default one has a timestamp)
+    with claim_shared(world, path, {**config.to_dict(), "task": task_name}) as (finished, run, state):
+        # Every worker got the same (finished, state): each decides alike, so none waits for another.
+        if finished is not None and (
             nothing_left(config, state) or (state is not None and stopped_for_good(config, state))
         ):
-            steps = claimed.finished.get("train", {}).get("steps", "?")
+            steps = finished.get("train", {}).get("steps", "?")
             raise RunDirError(
                 f"The run in {path} is finished ({steps} steps); its metrics.json is unchanged.",
                 "Pass more --epochs or --max-steps to train on, or --overwrite to start again.",
             )
         with StopOnSigterm() as stop:
-            return fit(replace(config, output_dir=str(path)), claimed.run, state, stop, verbose, quiet)
+            return fit(replace(config, output_dir=str(path)), run, state, stop, verbose, quiet, world)
+
+
+def main_process(config: RunConfig) -> bool:
+    """Whether this process prints the run's results: the only one, or the main data-parallel worker."""
+    return open_world(get_backends().get(config.backend)).is_main
 
 
 def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: StopOnSigterm,
-        verbose: bool = False, quiet: bool = False) -> dict[str, Any]:
+        verbose: bool = False, quiet: bool = False, world: World | None = None) -> dict[str, Any]:
     """Fine-tune; evaluate, checkpoint and log when the plan says; keep the best model in model/;
     stop early when asked. Returns what metrics.json holds.
 
     ``resume_from``: the checkpoint position ``claim`` read and checked for --resume (None: a new run).
+    ``world``: the data-parallel workers; every one runs this, only the main one writes and reports.
     """
+    world = world or World()
     started = time.perf_counter()
     # Before any work: an unknown or uninstalled --report-to reporter is one line, not a late failure.
     reporters = enabled_reporters(split_list(config.report_to) or (), get_plugins().pm)
     p = prepare_training(config)
     best = best_metric(config, p.task.metrics, p.task.eval_splits)
     precision = choose_precision(p.backend, config.precision, config.amp, p.backend.devices()[0])
-    if config.xla and (note := xla_note(p.backend, p.backend.devices()[0])):
+    if world.is_main and config.xla and (note := xla_note(p.backend, p.backend.devices()[0])):
         warn(f"--xla: {note}")
-    emit = EventSink(get_plugins().pm, reporters)
+    emit = EventSink(get_plugins().pm, reporters) if world.is_main else WorkerSink(get_plugins().pm)
 
     plan = Plan.of(config, len(p.encoded["train"]))
     if resume_from is not None and resume_from.steps_per_epoch not in (None, plan.steps_per_epoch):
@@ -349,14 +368,16 @@ def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: Stop
     engine, start = build_engine(p, config, precision, run, resume_from, plan.total_steps, verbose)
     if start.best is not None:
         best = Best.from_dict(start.best)
-    run.write_config({
-        **config.to_dict(),
-        "task": p.task.name, "backend": p.backend.name, "model_path": p.model,
-        "precision": precision, "device": engine.device,
-        "versions": versions(), "git_commit": git_commit(),
-    })
+    if world.is_main:
+        run.write_config({
+            **config.to_dict(),
+            "task": p.task.name, "backend": p.backend.name, "model_path": p.model,
+            "precision": precision, "device": engine.device, "world_size": world.size,
+            "versions": versions(), "git_commit": git_commit(),
+        })
+    device = engine.device if world.size == 1 else f"{engine.device}, {world.describe()}"
     emit(RunStarted(
-        str(run.path), p.task.name, p.backend.name, engine.device, precision, config.model,
+        str(run.path), p.task.name, p.backend.name, device, precision, config.model,
         plan.epochs, plan.steps_per_epoch, plan.total_steps, len(p.encoded["train"]),
         {s: len(p.encoded[s]) for s in p.task.eval_splits}, start.step, quiet,
         {s: e.cached for s, e in p.encoded.items()},
@@ -377,14 +398,16 @@ def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: Stop
     def after_step(epoch: int, tally: EpochTally) -> bool:
         t_pause = time.perf_counter()
         if plan.due(plan.eval_steps, progress.step):
-            evaluate(engine, p, config, run, best, progress, epoch, emit)
+            evaluate(engine, p, config, run, best, progress, epoch, emit, world)
         if stop.requested:  # SIGTERM: keep this step's state, then exit
-            save_checkpoint(engine, run, position(tally))
+            if world.is_main:
+                save_checkpoint(engine, run, position(tally))
             emit(CheckpointSaved(str(run.checkpoint), progress.step, epoch + tally.closed))
             raise Stopped(f"Stopped by SIGTERM at step {progress.step}; checkpoint saved in {run.checkpoint}.",
                           "Rerun with --resume to continue.")
         if plan.due(plan.save_steps, progress.step) or progress.stopped_early:
-            save_checkpoint(engine, run, position(tally))
+            if world.is_main:
+                save_checkpoint(engine, run, position(tally))
             emit(CheckpointSaved(str(run.checkpoint), progress.step, epoch + tally.closed))
         if not tally.closed:  # evaluating and saving mid-epoch is not training time
             tally.started += time.perf_counter() - t_pause
@@ -398,21 +421,23 @@ def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: Stop
     while progress.step < plan.total_steps and not progress.stopped_early:
         tally = EpochTally(time.perf_counter() - resumed_seconds)
         resumed_seconds = 0.0
-        if train_epoch(engine, p, config, epoch, schedule, progress, plan, emit, tally, after_step):
+        if train_epoch(engine, p, config, epoch, schedule, progress, plan, emit, tally, after_step, world):
             break
         epoch += 1
 
     if best.value is None:  # resumed at the last step from a checkpoint that kept no evaluation
-        evaluate(engine, p, config, run, best, progress, max(0, epoch - 1), emit)
+        evaluate(engine, p, config, run, best, progress, max(0, epoch - 1), emit, world)
     summary = summarize(p, precision, progress, best)
     if config.do_predict:
         if best.step != progress.step:  # the predictions come from the best model, as model/ does
             engine = create_engine(p, config, precision, str(run.model), verbose)
         summary["predictions"] = predict_test(
-            engine, p, config.eval_batch_size, config.max_seq_length, run.predictions, overwrite=True
+            engine, p, config.eval_batch_size, config.max_seq_length, run.predictions, overwrite=True, world=world,
         )
-    with writing(run.metrics, "metrics", "Free space, then rerun with --resume."):
-        run.write_metrics(summary)
+    if world.is_main:
+        with writing(run.metrics, "metrics", "Free space, then rerun with --resume."):
+            run.write_metrics(summary)
+    world.broadcast(None)  # the workers end together, once the main one has written everything
     emit(RunEnded(best.metrics, sum(progress.this_process_seconds), time.perf_counter() - started,
                   progress.compiles, progress.this_process_seconds))
     return summary

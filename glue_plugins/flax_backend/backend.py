@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from glue_cli.api import COMPILED_PADDING, BackendBase, Engine, ModelSpec, Padding, cpu_has_native_bf16
+from glue_cli.api import COMPILED_PADDING, BackendBase, Engine, ModelSpec, Padding, World, cpu_has_native_bf16
 
 
 class FlaxBackend(BackendBase):
@@ -33,6 +33,27 @@ class FlaxBackend(BackendBase):
 
     def padding(self, xla: bool, device: str | None = None) -> Padding:
         return COMPILED_PADDING  # jit is always on: --xla changes nothing
+    def data_parallel(self) -> str:
+        import os
+
+        local = self.devices()
+        kind = local[0].split(":")[0]
+        processes = os.environ.get("JAX_NUM_PROCESSES")
+        if os.environ.get("JAX_COORDINATOR_ADDRESS") and processes:
+            return f"{processes} processes (jax.distributed) x {len(local)} local {kind} device(s) each"
+        return f"1 process x {len(local)} {kind} device(s) (batch split over them); --nproc N: N processes"
+
+    def world(self) -> World:
+        """With JAX_COORDINATOR_ADDRESS (and JAX_NUM_PROCESSES, JAX_PROCESS_ID): jax.distributed's processes."""
+        from glue_plugins.flax_backend.world import join
+
+        return join()
+
+    def launch(self, processes: int, argv: list[str], env: dict[str, str | None]) -> int:
+        """``glue train --nproc N``: N JAX processes on this machine, coordinated on a free local port."""
+        from glue_plugins.flax_backend.world import launch
+
+        return launch(processes, argv, env)
 
     def create(self, spec: ModelSpec) -> Engine:
         from glue_plugins.flax_backend.engine import FlaxEngine

@@ -1,7 +1,10 @@
 """The JAX/Flax engine: a transformers Flax model, optax AdamW, jit-compiled steps, data parallel.
 
 Parameters and optimizer state stay float32 and are replicated on every device of a 1-D mesh;
-each batch is split over the devices on its row axis. jit compiles once per batch shape: the
+each batch is split over the devices on its row axis. With several JAX processes
+(``jax.distributed``) the mesh spans every process's devices: each process feeds its shard of the
+global batch (``jax.make_array_from_process_local_data``) and one jit step computes the loss and
+gradients of the whole global batch. jit compiles once per batch shape: the
 core pads lengths to multiples of 16 and every batch to full rows, so a run compiles at most
 ``ceil(max_seq_length / 16)`` times per step kind.
 """
@@ -56,6 +59,15 @@ def pick_devices(wanted: int | None) -> list[Any]:
     return found[:wanted]
 
 
+def mesh_devices(per_process: int) -> list[Any]:
+    """The first ``per_process`` devices of every JAX process, process by process (just the local
+    ones in a single process): the same list in every process, as a mesh must be."""
+    if jax.process_count() == 1:
+        return jax.local_devices()[:per_process]
+    ordered = sorted(jax.devices(), key=lambda d: (d.process_index, d.id))
+    return [d for p in range(jax.process_count()) for d in [d for d in ordered if d.process_index == p][:per_process]]
+
+
 def load_model(spec: ModelSpec, dtype: Any) -> tuple[Any, dict[str, Any]]:
     """The Flax model class for ``spec.path`` and its float32 parameters.
 
@@ -102,8 +114,9 @@ class FlaxEngine(EngineBase):
     def __init__(self, spec: ModelSpec) -> None:
         if spec.precision not in DTYPES:
             raise ModelError(f"The flax backend does not run {spec.precision}.", "Use fp32 or bf16.")
-        devices = pick_devices(spec.devices)
-        self.num_devices = len(devices)
+        local = pick_devices(spec.devices)
+        self.num_devices = len(local)
+        devices = mesh_devices(len(local))
         first = devices[0]
         super().__init__(
             spec, f"{first.platform}:{first.id}" if len(devices) == 1 else f"{first.platform} x{len(devices)}"
@@ -199,7 +212,11 @@ class FlaxEngine(EngineBase):
         extra = -rows % self.num_devices
 
         def split(a: np.ndarray) -> jax.Array:
-            return jax.device_put(np.pad(a, [(0, extra)] + [(0, 0)] * (a.ndim - 1)), self.rows)
+            padded = np.pad(a, [(0, extra)] + [(0, 0)] * (a.ndim - 1))
+            if jax.process_count() == 1:
+                return jax.device_put(padded, self.rows)
+            # This process's rows of the global batch (every process's shard has the same shape).
+            return jax.make_array_from_process_local_data(self.rows, padded)
 
         inputs = {name: split(a) for name, a in self.model_inputs(batch).items()}
         return rows, inputs, split(batch_targets(batch, self.spec)), split(batch.weights)
@@ -229,7 +246,8 @@ class FlaxEngine(EngineBase):
 
     def predict(self, batch: Batch) -> np.ndarray:
         rows, inputs, _, _ = self._inputs(batch)
-        return np.asarray(self._predict(self.params, inputs))[:rows]
+        start = jax.process_index() * (rows + -rows % self.num_devices)  # this process's rows come after
+        return np.asarray(self._predict(self.params, inputs))[start : start + rows]
 
     def model_config(self) -> Any:
         return self.model.config

@@ -134,6 +134,8 @@ class TFBackend(BackendBase):
         if xla and self.xla_runs(device):
             return COMPILED_PADDING
         return Padding(self.pad_multiple, self.fixed_batch_rows)
+    def data_parallel(self) -> str:
+        return "1 process, 1 device (no data parallel yet)"
 
     def create(self, spec: ModelSpec) -> Engine:
         load_tensorflow()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from glue_cli.api import COMPILED_PADDING, BackendBase, Engine, ModelSpec, Padding, cpu_has_native_bf16
+from glue_cli.api import COMPILED_PADDING, BackendBase, Engine, ModelSpec, Padding, World, cpu_has_native_bf16
 
 
 class TorchBackend(BackendBase):
@@ -46,8 +46,32 @@ class TorchBackend(BackendBase):
             return COMPILED_PADDING
         device = device or self.devices()[0]
         return Padding(multiple=8 if device.startswith("cuda") else 1)
+    def data_parallel(self) -> str:
+        import os
+
+        import torch
+
+        launched = int(os.environ.get("WORLD_SIZE", "1"))
+        if launched > 1:
+            return f"{launched} DDP processes (torchrun), one device each"
+        gpus = torch.cuda.device_count()
+        return f"1 process on {self.devices()[0]}; --nproc N: N DDP processes" + (f" (this machine: {gpus} GPUs)"
+                                                                                   if gpus else "")
+
+    def world(self) -> World:
+        """Under torchrun (WORLD_SIZE > 1): its process group, DistributedDataParallel training."""
+        from glue_plugins.torch_backend.world import join
+
+        return join()
+
+    def launch(self, processes: int, argv: list[str], env: dict[str, str | None]) -> int:
+        """``glue train --nproc N``: ``python -m glue_cli ARGV`` as N workers through torchrun."""
+        from glue_plugins.torch_backend.world import launch
+
+        return launch(processes, argv, env)
 
     def create(self, spec: ModelSpec) -> Engine:
         from glue_plugins.torch_backend.engine import TorchEngine
+        from glue_plugins.torch_backend.world import distributed, local_device
 
-        return TorchEngine(spec, self.devices()[0])
+        return TorchEngine(spec, local_device() if distributed() else self.devices()[0])

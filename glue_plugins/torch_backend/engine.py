@@ -1,4 +1,9 @@
-"""The PyTorch engine: a transformers model, AdamW, autocast, one optimizer step at a time."""
+"""The PyTorch engine: a transformers model, AdamW, autocast, one optimizer step at a time.
+
+Under torchrun the training forward runs through DistributedDataParallel: each worker holds its
+shard of the global batch, DDP averages the gradients over the workers during backward, and the
+loss is scaled so that average is the gradient of the mean over the global batch's real rows.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from glue_cli.api import (
     Batch,
@@ -21,6 +27,7 @@ from glue_cli.api import (
     physical_cores,
     quiet_transformers,
 )
+from glue_plugins.torch_backend.world import distributed
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -85,6 +92,16 @@ class TorchEngine(EngineBase):
         self.model = load_model(spec).to(self.torch_device)
         self.compiled = Compiled(self.model) if spec.xla else None
         self.forward = self.compiled.forward if self.compiled is not None else self.model
+        self.train_forward = self.forward
+        self.train_compiled: Compiled | None = None
+        self.ddp = distributed()
+        if self.ddp:  # DDP also broadcasts rank 0's weights, so every worker starts alike
+            from torch.nn.parallel import DistributedDataParallel
+
+            on_gpu = self.torch_device.type == "cuda"
+            wrapped = DistributedDataParallel(self.model, device_ids=[self.torch_device] if on_gpu else None)
+            self.train_compiled = Compiled(wrapped) if spec.xla else None
+            self.train_forward = self.train_compiled.forward if self.train_compiled is not None else wrapped
         self.dtype = DTYPES[spec.precision]
         if spec.precision == "fp16" and self.torch_device.type == "cpu":
             raise ModelError("fp16 needs a CUDA GPU.", "Use --precision bf16 on a CPU.")
@@ -108,12 +125,12 @@ class TorchEngine(EngineBase):
             return nullcontext()
         return torch.autocast(device_type=self.torch_device.type, dtype=self.dtype)
 
-    def _logits(self, batch: Batch) -> torch.Tensor:
+    def _logits(self, batch: Batch, forward: Any = None) -> torch.Tensor:
         def tensor(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(a).long().to(self.torch_device, non_blocking=True)
 
         with self._autocast():
-            return self.forward(**{name: tensor(a) for name, a in self.model_inputs(batch).items()}).logits
+            return (forward or self.forward)(**{name: tensor(a) for name, a in self.model_inputs(batch).items()}).logits
 
     def _loss(self, logits: torch.Tensor, batch: Batch, total_weight: float | None = None) -> torch.Tensor:
         """The weighted mean loss of ``batch``; over ``total_weight`` (all micro-batches' rows) when accumulating."""
@@ -139,10 +156,17 @@ class TorchEngine(EngineBase):
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
-        total_weight = float(sum(b.weights.sum() for b in batches))
+        local_weight = float(sum(b.weights.sum() for b in batches))
+        total_weight = local_weight if len(batches) > 1 else None
+        if self.ddp:
+            # Real rows summed over every worker (torch's all-reduce); DDP averages the gradients over
+            # the workers, so dividing each by global rows / world size leaves the global mean's gradient.
+            rows = torch.tensor([local_weight], dtype=torch.float64, device=self.torch_device)
+            dist.all_reduce(rows)
+            total_weight = float(rows[0]) / dist.get_world_size()
         total = 0.0
         for batch in batches:
-            loss = self._loss(self._logits(batch), batch, total_weight if len(batches) > 1 else None)
+            loss = self._loss(self._logits(batch, self.train_forward), batch, total_weight)
             (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
             total += float(loss.detach())
         params = self.model.parameters()
@@ -155,6 +179,10 @@ class TorchEngine(EngineBase):
             torch.nn.utils.clip_grad_norm_(params, self.spec.optimizer.max_grad_norm)
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.ddp:  # the global batch's mean loss: every worker's share, summed
+            reported = torch.tensor([total], dtype=torch.float64, device=self.torch_device)
+            dist.all_reduce(reported)
+            return float(reported[0]) / dist.get_world_size()
         return total
 
     @torch.inference_mode()
@@ -199,7 +227,7 @@ class TorchEngine(EngineBase):
             )
 
     def compile_count(self) -> int:
-        return self.compiled.count if self.compiled is not None else 0
+        return sum(c.count for c in (self.compiled, self.train_compiled) if c is not None)
 
     def state_info(self) -> dict[str, Any]:
         return {"scaler": self.scaler.state_dict() if self.scaler is not None else None}

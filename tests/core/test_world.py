@@ -1,0 +1,49 @@
+"""How a global batch is cut into the workers' shards (the core's part of data parallelism, no framework)."""
+
+import numpy as np
+import pytest
+
+from glue_cli.data.batching import Batch
+from glue_cli.training.world import World, gather_rows, shard, shard_rows
+
+
+def world(rank: int, size: int) -> World:
+    w = World()
+    w.rank, w.size = rank, size
+    return w
+
+
+def batch(rows: int) -> Batch:
+    ids = np.arange(rows * 3, dtype=np.int32).reshape(rows, 3) + 1
+    index = np.arange(10, 10 + rows, dtype=np.int64)
+    return Batch(ids, np.ones_like(ids), np.zeros_like(ids), (index % 2).astype(np.int64), index)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+@pytest.mark.parametrize("rows", [1, 2, 5, 8, 9])
+def test_the_shards_of_all_workers_are_the_global_batch_once_in_equal_parts(rows, size):
+    whole = batch(rows)
+    parts = [shard(whole, world(rank, size)) for rank in range(size)]
+    assert len({p.input_ids.shape for p in parts}) == 1  # every worker runs the same shape
+    index = np.concatenate([p.example_index for p in parts])
+    real = index[index >= 0]
+    assert list(real) == list(whole.example_index)  # every row once, in order
+    assert sum(p.num_examples for p in parts) == whole.num_examples
+    ids = np.concatenate([p.input_ids for p in parts])
+    assert (ids[index >= 0] == whole.input_ids).all()
+    filler = index < 0
+    assert (ids[filler] == 0).all() and not np.concatenate([p.weights for p in parts])[filler].any()
+
+
+def test_a_shard_is_a_slice_of_ceil_rows_over_workers():
+    assert shard_rows(9, 2, 0) == (0, 5, 5)
+    assert shard_rows(9, 2, 1) == (5, 9, 5)
+    assert shard_rows(1, 4, 3) == (1, 1, 1)  # nothing real: one filler row
+
+
+def test_one_process_keeps_the_batch_and_drops_filler_rows_from_gathered_logits():
+    whole = batch(3)
+    assert shard(whole, World()) is whole
+    logits = np.arange(8, dtype=np.float32).reshape(4, 2)
+    kept, index = gather_rows(World(), logits, np.array([4, -1, 7, 2]))
+    assert index.tolist() == [4, 7, 2] and kept.tolist() == [[0, 1], [4, 5], [6, 7]]
