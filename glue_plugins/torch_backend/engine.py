@@ -130,7 +130,8 @@ class TorchEngine(EngineBase):
             return torch.from_numpy(a).long().to(self.torch_device, non_blocking=True)
 
         with self._autocast():
-            return (forward or self.forward)(**{name: tensor(a) for name, a in self.model_inputs(batch).items()}).logits
+            model = self.forward if forward is None else forward  # a compiled module has no truth value
+            return model(**{name: tensor(a) for name, a in self.model_inputs(batch).items()}).logits
 
     def _loss(self, logits: torch.Tensor, batch: Batch, total_weight: float | None = None) -> torch.Tensor:
         """The weighted mean loss of ``batch``; over ``total_weight`` (all micro-batches' rows) when accumulating."""
