@@ -165,6 +165,7 @@ class BackendBase(ABC):
         """How batches are shaped for an engine built with ``xla`` on ``device``: by default the
         class attributes ``pad_multiple`` and ``fixed_batch_rows`` whatever the mode."""
         return Padding(self.pad_multiple, self.fixed_batch_rows)
+
     def data_parallel(self) -> str:
         """How a run would spread over devices and processes here, in a few words (``glue backends``)."""
         return "1 process, 1 device"
@@ -173,6 +174,8 @@ class BackendBase(ABC):
         """The data-parallel workers this process belongs to (its framework's process group, joined);
         one process by default. A backend may also define ``launch(processes, argv, env) -> int``
         to start workers itself (``glue train --nproc N``)."""
+        from glue_cli.training.world import World  # at call time: world.py imports the run modules
+
         return World()
 
     @abstractmethod
