@@ -319,7 +319,7 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
     ``--resume`` of a finished run with no update left is one line (exit 2) and changes nothing.
     """
     task_name = run_task_name(config)
-    world = open_world(get_backends().get(config.backend))
+    world = open_world(open_backend(config.backend))
     path = world.broadcast(run_path(config, task_name))  # the main process's (a default one has a timestamp)
     with claim_shared(world, path, {**config.to_dict(), "task": task_name}) as (finished, run, state):
         # Every worker got the same (finished, state): each decides alike, so none waits for another.
@@ -337,7 +337,7 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
 
 def main_process(config: RunConfig) -> bool:
     """Whether this process prints the run's results: the only one, or the main data-parallel worker."""
-    return open_world(get_backends().get(config.backend)).is_main
+    return open_world(open_backend(config.backend)).is_main
 
 
 def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: StopOnSigterm,
