@@ -368,7 +368,7 @@ def train(
             raise typer.Exit(code)
         return
     summary = trainer.train(run_config, verbose=verbose, quiet=quiet)
-    if not trainer.main_process(run_config):  # the main worker prints the results
+    if summary is None:  # a data-parallel worker: the main one prints the results
         return
     if not quiet:
         show_written(summary.get("predictions", {}), "Test predictions")

@@ -204,6 +204,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     recorder = Recorder()
     get_plugins().pm.register(recorder, name="glue-bench")
     summary = trainer.train(config, quiet=True)
+    assert summary is not None  # a bench run is one process
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
     # The lengths the run trained on, read again now (the tokenizer cache answers), not before
     # the run: time to first step is the user's, not the bench's.

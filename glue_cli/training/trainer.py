@@ -313,13 +313,24 @@ def stopped_for_good(config: RunConfig, state: Position) -> bool:
     return state.stopped_early and patience is not None and waited >= patience
 
 
-def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict[str, Any]:
+def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict[str, Any] | None:
     """Claim the run directory (checks, lock, --overwrite/--resume rules) before any work, then train.
 
-    ``--resume`` of a finished run with no update left is one line (exit 2) and changes nothing.
+    The run's summary; None in a data-parallel worker other than the main one (which reports the
+    run). ``--resume`` of a finished run with no update left is one line (exit 2) and changes nothing.
     """
     task_name = run_task_name(config)
     world = open_world(open_backend(config.backend))
+    finished_here = False
+    try:
+        summary = _train_in(world, config, task_name, verbose, quiet)
+        finished_here = True
+    finally:
+        world.close(finished_here)
+    return summary if world.is_main else None
+
+
+def _train_in(world: World, config: RunConfig, task_name: str, verbose: bool, quiet: bool) -> dict[str, Any]:
     path = world.broadcast(run_path(config, task_name))  # the main process's (a default one has a timestamp)
     with claim_shared(world, path, {**config.to_dict(), "task": task_name}) as (finished, run, state):
         # Every worker got the same (finished, state): each decides alike, so none waits for another.
@@ -333,11 +344,6 @@ def train(config: RunConfig, verbose: bool = False, quiet: bool = False) -> dict
             )
         with StopOnSigterm() as stop:
             return fit(replace(config, output_dir=str(path)), run, state, stop, verbose, quiet, world)
-
-
-def main_process(config: RunConfig) -> bool:
-    """Whether this process prints the run's results: the only one, or the main data-parallel worker."""
-    return open_world(open_backend(config.backend)).is_main
 
 
 def fit(config: RunConfig, run: RunDir, resume_from: Position | None, stop: StopOnSigterm,

@@ -53,6 +53,13 @@ class World:
     def describe(self) -> str:
         return "1 process" if self.size == 1 else f"{self.size} processes"
 
+    def close(self, finished: bool) -> None:
+        """Leave the group at the end of the run (``finished``: every worker got there, so wait for them all).
+
+        A process that exits still holding its group can abort in the framework's teardown
+        (gloo: "terminate called without an active exception"); one process has nothing to leave.
+        """
+
 
 def shard_rows(rows: int, size: int, rank: int) -> tuple[int, int, int]:
     """(start, stop, shard_rows): this rank's slice of ``rows`` rows cut into ``size`` equal shards."""

@@ -59,6 +59,14 @@ class TorchWorld(World):
     def describe(self) -> str:
         return f"{self.size} processes ({dist.get_backend()})"
 
+    def close(self, finished: bool) -> None:
+        """Wait for every worker (after a run they all finished), then destroy the process group."""
+        if not dist.is_initialized():
+            return
+        if finished:
+            dist.barrier()
+        dist.destroy_process_group()
+
 
 def join() -> World:
     """The process group torchrun describes (joined once), or one process when there is none."""
