@@ -20,7 +20,7 @@ for _switch in ("USE_TORCH", "USE_TF", "USE_FLAX"):
     os.environ.setdefault(_switch, "AUTO")
 
 from glue_cli.training.tinymodel import make_tiny_bert  # noqa: E402
-from helpers import FAST, FRAMEWORK_MODULES, Result, framework_installed, glue_dir, isolated, ok  # noqa: E402
+from helpers import FAST, FRAMEWORK_MODULES, MINILM_RECIPE, Result, framework_installed, glue_dir, isolated, ok  # noqa: E402
 
 # Tests that name no backend run on the default (torch) or, where torch is absent (the tf and
 # flax nox sessions), on the backend that is installed: looked up once per test session.
@@ -100,5 +100,24 @@ def fast_run(
                             str(work / "run"), *FAST, "--epochs", str(epochs), "--json")
             runs[backend, epochs] = result, work / "run"
         return runs[backend, epochs]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def minilm_run(tmp_path_factory: pytest.TempPathFactory, real_glue: Path) -> Callable[[str], tuple[Result, Path]]:
+    """``minilm_run(backend)``: ``glue train mrpc --json`` of the real MiniLM on MINILM_RECIPE, trained
+    once per test session (minutes) and shared by the slow tests that read it: the real-model check
+    and the one-worker side of the data-parallel comparison."""
+    runs: dict[str, tuple[Result, Path]] = {}
+
+    def run(backend: str) -> tuple[Result, Path]:
+        if backend not in runs:
+            work = tmp_path_factory.mktemp(f"minilm-{backend}")
+            with isolated(work, DEFAULT_BACKEND):
+                result = ok("train", "mrpc", "--backend", backend, *MINILM_RECIPE, "--output-dir",
+                            str(work / "run"), "--json")
+            runs[backend] = result, work / "run"
+        return runs[backend]
 
     return run

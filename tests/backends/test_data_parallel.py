@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from glue_cli.training.tinymodel import make_tiny_bert
-from helpers import FAST, framework_installed, glue, ok, one_line_error, predicted_classes
+from helpers import FAST, MINILM_RECIPE, framework_installed, glue, ok, one_line_error, predicted_classes
 
 BACKENDS = ["torch", "flax"]
 WORKER = Path(__file__).resolve().parent.parent / "dp_worker.py"
@@ -146,24 +146,22 @@ def test_glue_backends_says_how_each_backend_spreads_a_run(backend):
     assert "process" in ok("backends").stdout
 
 
-# The real MiniLM, test_real_model.py's recipe (600 rows, 3 epochs, 1e-4: enough to beat the
-# majority class). Its dropout is 0.1 and each worker draws masks for its own rows, so 1 and 2 workers
-# do not compute the same thing, only the same training: their accuracies may differ by seed-like noise.
-# Measured (torch, 2-core EPYC): 1 worker 0.7132 accuracy, 2 workers 0.7083.
-REAL_ROWS = ("--max-train-samples", "600", "--epochs", "3", "--learning-rate", "1e-4")
-
-
+# The real MiniLM on helpers.MINILM_RECIPE (600 rows, 3 epochs, 1e-4: enough to beat the majority
+# class); the one-worker run is test_real_model.py's, shared. Its dropout is 0.1 and each worker draws
+# masks for its own rows, so 1 and 2 workers do not compute the same thing, only the same training:
+# their accuracies may differ by seed-like noise. Measured (torch, 2-core EPYC): 1 worker 0.7132
+# accuracy, 2 workers 0.7083.
 @pytest.mark.slow
-def test_minilm_on_mrpc_two_workers_reach_the_one_worker_accuracy(backend, tmp_path, real_glue):
-    runs, wall = {}, {}
-    for name, extra in (("one", ()), ("two", ("--nproc", "2"))):
-        start = time.perf_counter()
-        ok("train", "mrpc", "--backend", backend, *REAL_ROWS, "--output-dir", tmp_path / name, "-q", *extra)
-        wall[name] = time.perf_counter() - start  # reported below, never asserted on
-        runs[name] = json.loads((tmp_path / name / "metrics.json").read_text())
-        assert predicted_classes(tmp_path / name) == {"0", "1"}  # learned something, not the majority class
+def test_minilm_on_mrpc_two_workers_reach_the_one_worker_accuracy(backend, tmp_path, minilm_run):
+    one_run = minilm_run(backend)[1]
+    start = time.perf_counter()
+    ok("train", "mrpc", "--backend", backend, *MINILM_RECIPE, "--output-dir", tmp_path / "two", "-q", "--nproc", "2")
+    wall = time.perf_counter() - start  # reported below, never asserted on
+    runs = {name: json.loads((path / "metrics.json").read_text()) for name, path in (("one", one_run),
+                                                                                     ("two", tmp_path / "two"))}
+    assert predicted_classes(tmp_path / "two") == {"0", "1"}  # learned something, not the majority class
     for name in ("one", "two"):
-        print(f"{backend} {name}: {runs[name]['eval']['validation']}, training {runs[name]['train']['seconds']} s, "
-              f"command {wall[name]:.1f} s")
+        print(f"{backend} {name}: {runs[name]['eval']['validation']}, training {runs[name]['train']['seconds']} s")
+    print(f"two workers: command {wall:.1f} s")
     one, two = (runs[n]["eval"]["validation"]["accuracy"] for n in ("one", "two"))
     assert abs(one - two) <= 0.03, (one, two)  # 12 of the 408 dev pairs
