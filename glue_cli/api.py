@@ -57,6 +57,7 @@ from glue_cli.training.events import (
     RunStarted,
     StepEnded,
 )
+from glue_cli.training.local_workers import free_port, run_local_workers
 from glue_cli.training.optimization import OptimizerSettings, decays
 from glue_cli.training.tinymodel import FAMILIES, make_tiny_bert, make_tiny_model
 from glue_cli.training.weights import WEIGHTS, has_safetensors, read_safetensors
@@ -89,6 +90,9 @@ __all__ = [
     "read_safetensors",
     # Data-parallel workers: what a backend's world() returns (rank, size, its framework's collectives).
     "World",
+    # A backend's launch() whose framework has no launcher: N local worker processes, supervised.
+    "run_local_workers",
+    "free_port",
     # The framework-neutral steps every engine shares (EngineBase uses them; an engine may too).
     "label_arguments",
     "quiet_transformers",

@@ -66,3 +66,4 @@ def launch(config: RunConfig, processes: int, flags: list[str]) -> int:
         path.write_text(json.dumps(settings), encoding="utf-8")
         env: dict[str, str | None] = {f"GLUE_{f.name.upper()}": None for f in fields(RunConfig)}
         return int(start(processes, ["train", "--config", str(path), *flags], env))
+

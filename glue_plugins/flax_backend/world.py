@@ -12,15 +12,11 @@ from __future__ import annotations
 import functools
 import os
 import pickle
-import socket
-import subprocess
-import sys
-import time
 from typing import Any
 
 import numpy as np
 
-from glue_cli.api import ConfigError, World
+from glue_cli.api import ConfigError, World, free_port, run_local_workers
 
 ADDRESS, COUNT, PROCESS_ID = "JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"
 # Seconds to wait for every process to reach the coordinator, and for a silent peer.
@@ -81,44 +77,8 @@ def join() -> World:
     return JaxWorld()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def launch(processes: int, argv: list[str], env: dict[str, str | None]) -> int:
     """``python -m glue_cli ARGV`` as ``processes`` JAX processes on this machine, coordinated on a free
     local port; when one fails the others are stopped. Returns the first failure's exit code."""
-    threads = max(1, (os.cpu_count() or 1) // processes)
-    base = {k: v for k, v in os.environ.items() if env.get(k, "") is not None}
-    base.update({k: v for k, v in env.items() if v is not None})
-    base.setdefault("OMP_NUM_THREADS", str(threads))
-    base[ADDRESS], base[COUNT] = f"127.0.0.1:{free_port()}", str(processes)
-    workers = [
-        subprocess.Popen([sys.executable, "-m", "glue_cli", *argv], env={**base, PROCESS_ID: str(i)})
-        for i in range(processes)
-    ]
-    failed: tuple[int, int] | None = None
-    try:
-        while failed is None and any(w.poll() is None for w in workers):
-            failed = next(((i, w.returncode) for i, w in enumerate(workers) if w.returncode not in (None, 0)), None)
-            time.sleep(0.2)
-        failed = failed or next(((i, w.returncode) for i, w in enumerate(workers) if w.returncode), None)
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.terminate()
-        for w in workers:
-            try:
-                w.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                w.kill()
-                w.wait()
-    if failed is None:
-        return 0
-    rank, code = failed
-    how = f"exit code {code}" if code > 0 else f"signal {-code}"
-    print(f"Error: worker {rank} of {processes} ended with {how}; the other workers were stopped "
-          "(the workers' own messages are above).", file=sys.stderr)
-    return code if code > 0 else 1
+    shared = {ADDRESS: f"127.0.0.1:{free_port()}", COUNT: str(processes)}
+    return run_local_workers(argv, env, [{**shared, PROCESS_ID: str(i)} for i in range(processes)])

@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 # One cpuinfo check serves every backend; the tf name stays importable for its callers.
-from glue_cli.api import COMPILED_PADDING, BackendBase, Engine, ModelSpec, Padding
+from glue_cli.api import COMPILED_PADDING, BackendBase, ConfigError, Engine, ModelSpec, Padding, World
 from glue_cli.api import cpu_has_native_bf16 as native_bf16
 
 # XLA is off for the tf backend on a CPU (slower there, see TFBackend.xla_note) unless this is "1".
@@ -134,17 +134,52 @@ class TFBackend(BackendBase):
         if xla and self.xla_runs(device):
             return COMPILED_PADDING
         return Padding(self.pad_multiple, self.fixed_batch_rows)
+
     def data_parallel(self) -> str:
-        return "1 process, 1 device (no data parallel yet)"
+        from glue_plugins.tf_backend.world import CONFIG_VARIABLE, cluster_place
+
+        if raw := os.environ.get(CONFIG_VARIABLE, "").strip():
+            try:
+                size = cluster_place(raw)[1]
+            except ConfigError:
+                size = 1
+            if size > 1:
+                return f"{size} processes (MultiWorkerMirroredStrategy, {CONFIG_VARIABLE})"
+        gpus = len(physical_gpus())
+        kind = f"{gpus} GPUs" if gpus else "logical CPU devices"
+        return f"1 process on {self.devices()[0]}; --devices N: MirroredStrategy ({kind}); --nproc N: N processes"
+
+    def world(self) -> World:
+        """With a TF_CONFIG naming several workers: their MultiWorkerMirroredStrategy, joined."""
+        from glue_plugins.tf_backend.world import join
+
+        return join()
+
+    def launch(self, processes: int, argv: list[str], env: dict[str, str | None]) -> int:
+        """``glue train --nproc N``: N TF workers on this machine, TF_CONFIG on free local ports."""
+        from glue_plugins.tf_backend.world import launch
+
+        return launch(processes, argv, env)
 
     def create(self, spec: ModelSpec) -> Engine:
         load_tensorflow()
         quiet_python_loggers(not spec.verbose)
         from glue_plugins.tf_backend.engine import TFEngine
+        from glue_plugins.tf_backend.world import strategy as joined
 
         device = self.devices()[0]
         if spec.xla and not self.xla_runs(device):
             spec = dataclasses.replace(spec, xla=False)
+        strategy = joined()
+        if strategy is not None:
+            if spec.devices not in (None, len(strategy.extended.worker_devices)):
+                raise ConfigError(
+                    f"--devices {spec.devices} with several tf workers: each worker trains on all its GPUs, or "
+                    "its CPU.", "Leave --devices out; choose each worker's GPUs with CUDA_VISIBLE_DEVICES.")
+            return TFEngine(spec, device, strategy)
+        if (spec.devices or 1) > 1:
+            strategy = mirrored_strategy(spec.devices or 1)
+            return TFEngine(spec, f"{device.split(':')[0]} x{spec.devices}", strategy)
         return TFEngine(spec, device)
 
 
@@ -157,3 +192,26 @@ def gpu_runs_bf16(device: str) -> bool:
         return False
     capability = tf.config.experimental.get_device_details(gpus[index]).get("compute_capability")
     return bool(capability and capability[0] >= 8)
+
+
+@functools.cache  # logical devices are set once, before TF starts: every engine of the process shares them
+def mirrored_strategy(count: int) -> Any:
+    """``MirroredStrategy`` over ``count`` local devices: the first GPUs, or (no GPU) ``count`` logical
+    CPU devices, which TF must be told about before it initializes (testable on any CPU; no faster)."""
+    tf = load_tensorflow()
+    gpus = physical_gpus()
+    if gpus:
+        if count > len(gpus):
+            raise ConfigError(f"--devices {count}: {len(gpus)} GPU(s) are visible here.",
+                              f"Use --devices between 1 and {len(gpus)}.")
+        return tf.distribute.MirroredStrategy([f"/gpu:{i}" for i in range(count)])
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:  # TF already started in this process with other devices
+        raise ConfigError(
+            f"--devices {count}: TensorFlow already started in this process with "
+            f"{len(tf.config.list_logical_devices('CPU'))} CPU device(s).",
+            "Run the tf backend with --devices in a process of its own (as `glue train` does).",
+        ) from None
+    return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(count)])

@@ -3,13 +3,20 @@
 The steps are ``tf.function``s; with ``--xla`` they are XLA-compiled (``jit_compile=True``)
 once per input shape, and the core pads batches to a few shapes (lengths in steps of 16,
 full batches), so a run traces each step at most once per length bucket.
+
+Data parallel goes through ``tf.distribute``: with a strategy (several workers: the world's
+``MultiWorkerMirroredStrategy``; ``--devices N``: a ``MirroredStrategy``) the model and optimizer
+are built in its scope and each step is ``strategy.run`` of a replica function. Each replica takes
+its equal part of this worker's shard (filler rows, weight 0, complete it), all-reduces the real-row
+count and the loss's gradients (sum over every replica of every worker: the gradient of the mean
+over the global batch's real rows), clips them by their global norm and applies the same update.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -131,19 +138,38 @@ def dropout_generators(model: Any) -> list[Any]:
     return found
 
 
+def pad_rows(arrays: list[np.ndarray], parts: int) -> list[np.ndarray]:
+    """The arrays' rows completed with zero rows (filler: weight 0) to a multiple of ``parts``."""
+    extra = -arrays[0].shape[0] % parts
+    if not extra:
+        return arrays
+    return [np.pad(a, [(0, extra)] + [(0, 0)] * (a.ndim - 1)) for a in arrays]
+
+
 class TFEngine(EngineBase):
-    def __init__(self, spec: ModelSpec, device: str) -> None:
+    def __init__(self, spec: ModelSpec, device: str, strategy: Any = None) -> None:
         super().__init__(spec, device)
         if spec.precision == "fp16" and not self.device.startswith("gpu"):
             raise ModelError("fp16 needs a GPU.", "Use --precision bf16 on a CPU.")
-        tf_keras.utils.set_random_seed(spec.seed)  # the new head, dropout generators
-        with precision_policy(spec.precision), resumable_dropout():
-            self.model = load_model(spec)
-        self.variables = list(self.model.trainable_variables)
-        self.pt_names = {id(v): pytorch_name(v) for v in self.model.weights}
-        self.optimizer = self._optimizer()
+        # tf.distribute (None: one device): replicas on this worker's devices, each a part of the shard.
+        self.strategy = strategy
+        self.replicas = len(strategy.extended.worker_devices) if strategy is not None else 1
+        with strategy.scope() if strategy is not None else nullcontext():
+            tf_keras.utils.set_random_seed(spec.seed)  # the new head, dropout generators
+            with precision_policy(spec.precision), resumable_dropout():
+                self.model = load_model(spec)
+            self.variables = list(self.model.trainable_variables)
+            self.pt_names = {id(v): pytorch_name(v) for v in self.model.weights}
+            self.optimizer = self._optimizer()
         self.generators = dropout_generators(self.model)
         self.traces = {"train": 0, "predict": 0}
+        if strategy is not None:
+            self._train = self._compile(self._distributed_train, training=True)
+            self._predict = self._compile(self._distributed_predict, training=False)
+            self._grads = self._compile(self._distributed_grads, training=True,
+                                        extra=[tf.TensorSpec([], tf.float32)])
+            self._apply = tf.function(self._distributed_apply, reduce_retracing=True)
+            return
         self._train = self._compile(self._train_body, training=True)
         self._predict = self._compile(self._predict_body, training=False)
         # Gradient accumulation: each micro-batch's gradients, summed in Python, then one update.
@@ -240,17 +266,104 @@ class TFEngine(EngineBase):
         self.optimizer.apply_gradients(zip(grads, self.variables, strict=True))
         return tf.constant(0.0)
 
+    # -- tf.distribute: every replica of every worker, TensorFlow's collectives ----------------------
+    def _part(self, *tensors: Any) -> list[Any]:
+        """This replica's equal part of the worker's rows (padded to a multiple of the replicas)."""
+        if self.replicas == 1:
+            return list(tensors)
+        context = tf.distribute.get_replica_context()
+        local = context.replica_id_in_sync_group % self.replicas
+        rows = tf.shape(tf.nest.flatten(tensors[0])[0])[0] // self.replicas
+        return [tf.nest.map_structure(lambda t: t[local * rows:(local + 1) * rows], x) for x in tensors]
+
+    def _replica_grads(self, inputs: dict[str, Any], labels: Any, weights: Any, total: Any = None) -> Any:
+        """(loss, gradients) of the mean over ``total`` real rows (None: every replica's), summed over
+        every replica of every worker: the global batch's loss and its gradient, on every replica."""
+        context = tf.distribute.get_replica_context()
+        inputs, labels, weights = self._part(inputs, labels, weights)
+        if total is None:
+            total = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.reduce_sum(weights))
+        optimizer = self.optimizer
+        scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+        with tf.GradientTape() as tape:
+            logits = self._forward(inputs, training=True)
+            loss = self._loss(logits, labels, weights, total)
+            scaled = optimizer.get_scaled_loss(loss) if scaling else loss
+        grads = tape.gradient(scaled, self.variables)
+        if scaling:
+            grads = optimizer.get_unscaled_gradients(grads)
+        grads = [tf.convert_to_tensor(g) for g in grads]
+        return context.all_reduce(tf.distribute.ReduceOp.SUM, [loss, *grads])
+
+    def _replica_apply(self, grads: list[Any]) -> None:
+        """Clip the summed gradients by their global norm and update: the same on every replica."""
+        grads, _ = tf.clip_by_global_norm(grads, self.spec.optimizer.max_grad_norm)
+        self.optimizer.apply_gradients(zip(grads, self.variables, strict=True), skip_gradients_aggregation=True)
+
+    def _local(self, value: Any) -> Any:
+        """A value every replica holds alike (all-reduced), from this worker's first replica."""
+        return self.strategy.experimental_local_results(value)[0]
+
+    def _distributed_train(self, inputs: dict[str, Any], labels: Any, weights: Any, learning_rate: Any) -> Any:
+        self.traces["train"] += 1
+        self.optimizer.learning_rate.assign(learning_rate)  # cross-replica: on every replica
+
+        def replica(inputs: dict[str, Any], labels: Any, weights: Any) -> Any:
+            loss, *grads = self._replica_grads(inputs, labels, weights)
+            self._replica_apply(grads)
+            return loss
+
+        return self._local(self.strategy.run(replica, args=(inputs, labels, weights)))
+
+    def _distributed_grads(self, inputs: dict[str, Any], labels: Any, weights: Any, learning_rate: Any,
+                           total: Any) -> Any:
+        self.traces["train"] += 1
+        summed = self.strategy.run(self._replica_grads, args=(inputs, labels, weights, total))
+        return [self._local(value) for value in summed]
+
+    def _distributed_apply(self, grads: Any, learning_rate: Any) -> Any:
+        self.traces["train"] += 1
+        self.optimizer.learning_rate.assign(learning_rate)
+        self.strategy.run(self._replica_apply, args=(grads,))
+        return tf.constant(0.0)
+
+    def _distributed_predict(self, inputs: dict[str, Any]) -> Any:
+        self.traces["predict"] += 1
+
+        def replica(inputs: dict[str, Any]) -> Any:
+            (part,) = self._part(inputs)
+            return tf.cast(self._forward(part, training=False), tf.float32)
+
+        return tf.concat(self.strategy.experimental_local_results(self.strategy.run(replica, args=(inputs,))), 0)
+
+    def _all_reduce(self, value: float) -> float:
+        """``value`` summed over the workers (this worker's first replica contributes it, the others 0)."""
+        def replica() -> Any:
+            context = tf.distribute.get_replica_context()
+            mine = tf.where(context.replica_id_in_sync_group % self.replicas == 0, value, 0.0)
+            return context.all_reduce(tf.distribute.ReduceOp.SUM, mine)
+
+        return float(self._local(self.strategy.run(replica)))
+
     def train_micro_batches(self, batches: list[Batch], learning_rate: float) -> float:
         """The joined batch's update, one micro-batch in memory at a time."""
+        if self.strategy is not None:
+            total = tf.constant(self._all_reduce(sum(float(b.weights.sum()) for b in batches)), tf.float32)
+            rate = tf.constant(learning_rate, tf.float32)
+            summed: list[Any] | None = None
+            loss = 0.0
+            for batch in batches:
+                part, *grads = self._grads(*self._tensors(batch), rate, total)
+                summed = list(grads) if summed is None else [a + g for a, g in zip(summed, grads, strict=True)]
+                loss += float(part)
+            self._apply(summed, rate)
+            return loss
         total = tf.constant(sum(float(b.weights.sum()) for b in batches), tf.float32)
         rate = tf.constant(learning_rate, tf.float32)
         summed: list[Any] | None = None
         loss = 0.0
         for batch in batches:
-            part, grads = self._grads(
-                self._inputs(batch), tf.constant(batch_targets(batch, self.spec)), tf.constant(batch.weights),
-                rate, total,
-            )
+            part, grads = self._grads(*self._tensors(batch), rate, total)
             summed = list(grads) if summed is None else [a + g for a, g in zip(summed, grads, strict=True)]
             loss += float(part)
         self._apply(summed, rate)
@@ -263,19 +376,26 @@ class TFEngine(EngineBase):
     def _inputs(self, batch: Batch) -> dict[str, Any]:
         return {name: tf.constant(a) for name, a in self.model_inputs(batch).items()}
 
+    def _tensors(self, batch: Batch) -> tuple[dict[str, Any], Any, Any]:
+        """(inputs, targets, weights) of a training batch, its rows a multiple of the replicas."""
+        *arrays, targets, weights = pad_rows(
+            [*self.model_inputs(batch).values(), batch_targets(batch, self.spec), batch.weights], self.replicas
+        )
+        inputs = {name: tf.constant(a) for name, a in zip(self.spec.inputs, arrays, strict=True)}
+        return inputs, tf.constant(targets), tf.constant(weights)
+
     def _logits(self, batch: Batch) -> Any:
         """The model's own logits, in its compute precision (eager; for checks)."""
         return self._forward(self._inputs(batch), training=False)
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
-        loss = self._train(
-            self._inputs(batch), tf.constant(batch_targets(batch, self.spec)),
-            tf.constant(batch.weights), tf.constant(learning_rate, tf.float32),
-        )
-        return float(loss)
+        return float(self._train(*self._tensors(batch), tf.constant(learning_rate, tf.float32)))
 
     def predict(self, batch: Batch) -> np.ndarray:
-        return np.asarray(self._predict(self._inputs(batch)), dtype=np.float32)
+        rows = batch.input_ids.shape[0]
+        arrays = pad_rows(list(self.model_inputs(batch).values()), self.replicas)
+        inputs = {name: tf.constant(a) for name, a in zip(self.spec.inputs, arrays, strict=True)}
+        return np.asarray(self._predict(inputs), dtype=np.float32)[:rows]
 
     def model_config(self) -> Any:
         return self.model.config
