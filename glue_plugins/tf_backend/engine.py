@@ -37,6 +37,7 @@ from glue_cli.api import (
     read_safetensors,
 )
 from glue_plugins.tf_backend.backend import load_tensorflow
+from glue_plugins.tf_backend.world import peers_checked
 
 tf = load_tensorflow()  # sets TF_CPP_MIN_LOG_LEVEL before TF loads its C++ core
 
@@ -336,6 +337,20 @@ class TFEngine(EngineBase):
 
         return tf.concat(self.strategy.experimental_local_results(self.strategy.run(replica, args=(inputs,))), 0)
 
+    def _distributed_micro_batches(self, batches: list[Batch], learning_rate: float) -> float:
+        """Each micro-batch's gradients summed over the replicas (loss over every worker's rows), added
+        up here, then one update."""
+        total = tf.constant(self._all_reduce(sum(float(b.weights.sum()) for b in batches)), tf.float32)
+        rate = tf.constant(learning_rate, tf.float32)
+        summed: list[Any] | None = None
+        loss = 0.0
+        for batch in batches:
+            part, *grads = self._grads(*self._tensors(batch), rate, total)
+            summed = list(grads) if summed is None else [a + g for a, g in zip(summed, grads, strict=True)]
+            loss += float(part)
+        self._apply(summed, rate)
+        return loss
+
     def _all_reduce(self, value: float) -> float:
         """``value`` summed over the workers (this worker's first replica contributes it, the others 0)."""
         def replica() -> Any:
@@ -348,16 +363,8 @@ class TFEngine(EngineBase):
     def train_micro_batches(self, batches: list[Batch], learning_rate: float) -> float:
         """The joined batch's update, one micro-batch in memory at a time."""
         if self.strategy is not None:
-            total = tf.constant(self._all_reduce(sum(float(b.weights.sum()) for b in batches)), tf.float32)
-            rate = tf.constant(learning_rate, tf.float32)
-            summed: list[Any] | None = None
-            loss = 0.0
-            for batch in batches:
-                part, *grads = self._grads(*self._tensors(batch), rate, total)
-                summed = list(grads) if summed is None else [a + g for a, g in zip(summed, grads, strict=True)]
-                loss += float(part)
-            self._apply(summed, rate)
-            return loss
+            with peers_checked():
+                return self._distributed_micro_batches(batches, learning_rate)
         total = tf.constant(sum(float(b.weights.sum()) for b in batches), tf.float32)
         rate = tf.constant(learning_rate, tf.float32)
         summed: list[Any] | None = None
@@ -389,7 +396,8 @@ class TFEngine(EngineBase):
         return self._forward(self._inputs(batch), training=False)
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
-        return float(self._train(*self._tensors(batch), tf.constant(learning_rate, tf.float32)))
+        with peers_checked():
+            return float(self._train(*self._tensors(batch), tf.constant(learning_rate, tf.float32)))
 
     def predict(self, batch: Batch) -> np.ndarray:
         rows = batch.input_ids.shape[0]

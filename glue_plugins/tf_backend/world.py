@@ -18,6 +18,9 @@ import functools
 import json
 import os
 import pickle
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -57,6 +60,31 @@ def timeout_seconds() -> float:
                           "Unset it, or give the seconds a collective may wait.") from None
 
 
+class WorkerLost(RuntimeError):
+    """A collective failed because a worker of the cluster is gone (its process died, its machine left)."""
+
+
+# What TF says when a peer is gone: its coordination service's heartbeat check, or a collective's timeout.
+LOST = re.compile(r"(The following tasks are unhealthy[^\n]*\n\S+|Collective ops is aborted by: [^\n]*|"
+                  r"[^\n]*(?:timed out|Deadline Exceeded|Socket closed|Connection reset)[^\n]*)")
+
+
+@contextmanager
+def peers_checked() -> Iterator[None]:
+    """TF's error for a lost peer (a multi-page graph error whose first line says nothing) as one line
+    saying which worker is gone; other errors pass unchanged."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
+            tf.errors.AbortedError) as exc:
+        found = LOST.search(exc.message or "")
+        reason = " ".join(found.group(0).split()) if found else type(exc).__name__
+        raise WorkerLost(f"a worker of the TF cluster is gone, so the run ends ({reason}); "
+                         f"a collective waits at most {TIMEOUT_VARIABLE} seconds for a peer") from None
+
+
 class TfWorld(World):
     """The workers of one ``MultiWorkerMirroredStrategy``; ``strategy`` is what the engine trains in."""
 
@@ -73,8 +101,9 @@ class TfWorld(World):
             return tf.distribute.get_replica_context().all_gather(value, axis=0)
 
         rows = array.reshape(1, *array.shape)  # all_gather concatenates: one row per replica
-        done = self.strategy.run(replica, args=(tf.constant(rows),))
-        joined = np.asarray(self.strategy.experimental_local_results(done)[0].numpy())
+        with peers_checked():
+            done = self.strategy.run(replica, args=(tf.constant(rows),))
+            joined = np.asarray(self.strategy.experimental_local_results(done)[0].numpy())
         # Every local replica held this worker's array: keep one per worker.
         return [np.asarray(part) for part in joined[:: self.local_devices]]
 
@@ -99,11 +128,12 @@ def join() -> World:
     rank, size = cluster_place(raw)
     if size <= 1:
         return World()
-    from glue_plugins.tf_backend.backend import load_tensorflow
+    from glue_plugins.tf_backend.backend import load_tensorflow, muted_stderr, quiet_wanted
 
     tf = load_tensorflow()
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_seconds())
-    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    with muted_stderr(enabled=quiet_wanted()):  # CUDA's start-up lines when there is no GPU
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     return TfWorld(strategy, rank, size)
 
 

@@ -1,5 +1,6 @@
 """Data parallel on the tiny model and real MRPC rows, 2 worker processes on this CPU (torch: DDP under
-torchrun; flax: jax.distributed with gloo): the same run as 1 worker.
+torchrun; flax: jax.distributed with gloo; tf: MultiWorkerMirroredStrategy from TF_CONFIG): the same
+run as 1 worker.
 
 Tolerance: with dropout off the 2-worker run computes what the 1-worker run does, except that
 the gradient of the global batch is summed in another order (each worker's half, then the
@@ -22,10 +23,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glue_cli.training.tinymodel import make_tiny_bert
-from helpers import FAST, MINILM_RECIPE, framework_installed, glue, ok, one_line_error, predicted_classes
+from typer.testing import CliRunner
 
-BACKENDS = ["torch", "flax"]
+from glue_cli.api import BackendBase, free_port, get_plugins, hookimpl
+from glue_cli.cli import build_app
+from glue_cli.training.tinymodel import make_tiny_bert
+from helpers import (
+    FAST,
+    MINILM_RECIPE,
+    Result,
+    framework_installed,
+    glue,
+    ok,
+    one_line_error,
+    predicted_classes,
+    reset_plugins,
+)
+
+BACKENDS = ["torch", "flax", "tf"]
 WORKER = Path(__file__).resolve().parent.parent / "dp_worker.py"
 LOSS_RTOL = 1e-5
 
@@ -89,18 +104,22 @@ def test_devices_on_torch_starts_one_worker_per_device(tmp_path, no_dropout, rea
 
 def workers(backend: str, fault: str, *args: object, env: dict[str, str] | None = None) -> list[tuple[int, str]]:
     """``glue ARGS`` as 2 workers with ``fault`` planted (tests/dp_worker.py), started as the framework's
-    users start them (torch: torchrun; flax: one process per JAX_PROCESS_ID); (exit code, stderr) of each
-    supervising process: torchrun's, or each JAX process's."""
+    users start them (torch: torchrun; flax: one process per JAX_PROCESS_ID; tf: one per TF_CONFIG task);
+    (exit code, stderr) of each supervising process: torchrun's, or each JAX or TF process's."""
     command = [str(WORKER), fault, *map(str, args)]
-    base = {**os.environ, **(env or {})}
+    base = {**os.environ, **(env or {}), "OMP_NUM_THREADS": "1"}
     if backend == "torch":
         done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
                                "2", *command], capture_output=True, text=True, timeout=600, env=base)
         return [(done.returncode, done.stderr)]
-    from glue_plugins.flax_backend.world import free_port
-
-    base.update(JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{free_port()}", JAX_NUM_PROCESSES="2", OMP_NUM_THREADS="1")
-    procs = [subprocess.Popen([sys.executable, *command], env={**base, "JAX_PROCESS_ID": str(i), "RANK": str(i)},
+    if backend == "flax":
+        base.update(JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{free_port()}", JAX_NUM_PROCESSES="2")
+        own = [{"JAX_PROCESS_ID": str(i)} for i in range(2)]
+    else:
+        cluster = {"worker": [f"127.0.0.1:{free_port()}" for _ in range(2)]}
+        own = [{"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
+               for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, *command], env={**base, **own[i], "RANK": str(i)},
                               stderr=subprocess.PIPE, text=True) for i in range(2)]
     return [(p.wait(timeout=600), p.stderr.read()) for p in procs if p.stderr is not None]
 
@@ -129,14 +148,35 @@ def test_a_dead_worker_ends_the_run_with_a_message_not_a_hang(backend, tmp_path,
     assert code != 0
     if backend == "torch":  # torchrun names the worker that died and stops the other
         assert "rank      : 1" in stderr and "Signal 9 (SIGKILL)" in stderr, stderr[-3000:]
-    else:  # the main process's collective fails in one line, as the peer's connection closes
+    else:  # the main process's collective fails in one line (flax: as the peer's connection closes;
+        # tf: when the coordination service misses the peer's heartbeats), naming the plugin
         line = next(line for line in stderr.splitlines() if line.startswith("Error: "))
-        assert "plugin 'flax'" in line and "Gloo" in line, stderr[-3000:]
+        assert f"plugin '{backend}'" in line, stderr[-3000:]
+        assert ("Gloo" if backend == "flax" else "a worker of the TF cluster is gone") in line, stderr[-3000:]
     assert not (tmp_path / "run").exists()  # nothing kept before the first checkpoint
 
 
+class SingleBackend(BackendBase):
+    """A backend with no ``launch``: it cannot start workers."""
+
+    name, framework = "single", "torch"
+
+    def create(self, spec):
+        raise AssertionError("never reached: --nproc is refused first")
+
+
 def test_nproc_on_a_backend_that_cannot_start_workers_is_one_line(tmp_path):
-    one_line_error(glue("train", "mrpc", "--backend", "tf", "--nproc", "2"), "--nproc 2", "tf backend")
+    class Plugin:
+        @hookimpl
+        def glue_register_backends(self, register):
+            register(SingleBackend())
+
+    reset_plugins()
+    get_plugins().pm.register(Plugin(), name="single")
+    result = CliRunner().invoke(build_app(), ["train", "mrpc", "--backend", "single", "--nproc", "2"])
+    reset_plugins()
+    one_line_error(Result(result.exit_code, result.stdout, result.stderr, result.exception), "--nproc 2",
+                   "single backend")
     one_line_error(glue("train", "mrpc", "--nproc", "0"), "--nproc 0")
 
 
