@@ -165,9 +165,13 @@ class TFEngine(EngineBase):
         self.generators = dropout_generators(self.model)
         self.traces = {"train": 0, "predict": 0}
         if strategy is not None:
-            self._train = self._compile(self._distributed_train, training=True)
-            self._predict = self._compile(self._distributed_predict, training=False)
-            self._grads = self._compile(self._distributed_grads, training=True,
+            # XLA compiles no collective on a CPU (and TF advises against it on GPUs): with --xla each
+            # replica's forward and backward are compiled, the all-reduces and the update stay outside.
+            jit = tf.function(jit_compile=True) if spec.xla else (lambda fn: fn)
+            self._local_grads, self._local_logits = jit(self._loss_grads), jit(self._replica_logits)
+            self._train = self._compile(self._distributed_train, training=True, jit=False)
+            self._predict = self._compile(self._distributed_predict, training=False, jit=False)
+            self._grads = self._compile(self._distributed_grads, training=True, jit=False,
                                         extra=[tf.TensorSpec([], tf.float32)])
             self._apply = tf.function(self._distributed_apply, reduce_retracing=True)
             return
@@ -186,7 +190,7 @@ class TFEngine(EngineBase):
             beta_1=settings.beta1,
             beta_2=settings.beta2,
             epsilon=settings.epsilon,
-            jit_compile=self.spec.xla,
+            jit_compile=self.spec.xla and self.strategy is None,  # XLA's update reads one device's variables
         )
         optimizer.exclude_from_weight_decay(
             var_list=[v for v in self.variables if not decays(self.pt_names[id(v)][0])]
@@ -196,10 +200,10 @@ class TFEngine(EngineBase):
             return tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
         return optimizer
 
-    def _compile(self, body: Any, training: bool, extra: list[Any] | None = None) -> Any:
+    def _compile(self, body: Any, training: bool, extra: list[Any] | None = None, jit: bool = True) -> Any:
         if self.spec.xla:
             # One trace (and XLA compilation) per input shape: the core keeps shapes few.
-            return tf.function(body, jit_compile=True)
+            return tf.function(body, jit_compile=jit)
         # Without XLA, one graph serves every length: trace once with open dimensions.
         signature: list[Any] = [{name: tf.TensorSpec([None, None], tf.int32) for name in self.spec.inputs}]
         if training:
@@ -284,6 +288,11 @@ class TFEngine(EngineBase):
         inputs, labels, weights = self._part(inputs, labels, weights)
         if total is None:
             total = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.reduce_sum(weights))
+        loss, grads = self._local_grads(inputs, labels, weights, total)
+        return context.all_reduce(tf.distribute.ReduceOp.SUM, [loss, *grads])
+
+    def _loss_grads(self, inputs: dict[str, Any], labels: Any, weights: Any, total: Any) -> Any:
+        """This replica's share of the loss (its rows' sum over ``total``) and its dense, unscaled gradients."""
         optimizer = self.optimizer
         scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
         with tf.GradientTape() as tape:
@@ -293,8 +302,10 @@ class TFEngine(EngineBase):
         grads = tape.gradient(scaled, self.variables)
         if scaling:
             grads = optimizer.get_unscaled_gradients(grads)
-        grads = [tf.convert_to_tensor(g) for g in grads]
-        return context.all_reduce(tf.distribute.ReduceOp.SUM, [loss, *grads])
+        return loss, [tf.convert_to_tensor(g) for g in grads]
+
+    def _replica_logits(self, inputs: dict[str, Any]) -> Any:
+        return tf.cast(self._forward(inputs, training=False), tf.float32)
 
     def _replica_apply(self, grads: list[Any]) -> None:
         """Clip the summed gradients by their global norm and update: the same on every replica."""
@@ -333,7 +344,7 @@ class TFEngine(EngineBase):
 
         def replica(inputs: dict[str, Any]) -> Any:
             (part,) = self._part(inputs)
-            return tf.cast(self._forward(part, training=False), tf.float32)
+            return self._local_logits(part)
 
         return tf.concat(self.strategy.experimental_local_results(self.strategy.run(replica, args=(inputs,))), 0)
 

@@ -18,11 +18,11 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from typer.testing import CliRunner
 
 from glue_cli.api import BackendBase, free_port, get_plugins, hookimpl
@@ -80,19 +80,55 @@ def weights(run: Path) -> dict[str, np.ndarray]:
     return load_file(str(run / "model" / "model.safetensors"))
 
 
-def test_two_workers_train_the_one_worker_run(backend, tmp_path, no_dropout, real_glue):
-    one = train(backend, no_dropout, tmp_path / "one")
-    two = train(backend, no_dropout, tmp_path / "two", "--nproc", "2")
-    assert two["eval"] == one["eval"] and two["train"]["steps"] == one["train"]["steps"] == 6
-    np.testing.assert_allclose(step_losses(tmp_path / "two"), step_losses(tmp_path / "one"), rtol=LOSS_RTOL)
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory: pytest.TempPathFactory, no_dropout: Path) -> Callable[[str], Path]:
+    """``one_worker(backend)``: the dropout-free 1-worker run the data-parallel runs are compared with,
+    trained once per backend in this module."""
+    runs: dict[str, Path] = {}
+
+    def run(backend: str) -> Path:
+        if backend not in runs:
+            runs[backend] = tmp_path_factory.mktemp(f"one-{backend}") / "one"
+            train(backend, no_dropout, runs[backend])
+        return runs[backend]
+
+    return run
+
+
+def assert_same_run(one: Path, many: Path) -> None:
+    """``many`` (several workers or devices) trained and evaluated as ``one`` did, up to float summation order."""
+    metrics = [json.loads((run / "metrics.json").read_text()) for run in (one, many)]
+    assert metrics[1]["eval"] == metrics[0]["eval"]
+    assert metrics[1]["train"]["steps"] == metrics[0]["train"]["steps"] == 6
+    np.testing.assert_allclose(step_losses(many), step_losses(one), rtol=LOSS_RTOL)
     # Eval saw every one of the 40 dev rows exactly once, and labelled each as one worker did.
-    rows = predictions(tmp_path / "two")
+    rows = predictions(many)
     assert len(rows) == 40 and len({row_id for row_id, _ in rows}) == 40
-    assert rows == predictions(tmp_path / "one")
-    configs = [json.loads((tmp_path / name / "config.json").read_text()) for name in ("one", "two")]
-    assert [c["world_size"] for c in configs] == [1, 2]
+    assert rows == predictions(one)
     # Only the main worker wrote: one history, each step once.
-    assert len(step_losses(tmp_path / "two")) == 6
+    assert len(step_losses(many)) == 6
+
+
+def test_two_workers_train_the_one_worker_run(backend, tmp_path, one_worker, no_dropout, real_glue):
+    one = one_worker(backend)
+    train(backend, no_dropout, tmp_path / "two", "--nproc", "2")
+    assert_same_run(one, tmp_path / "two")
+    configs = [json.loads((run / "config.json").read_text()) for run in (one, tmp_path / "two")]
+    assert [c["world_size"] for c in configs] == [1, 2]
+
+
+@pytest.mark.tf
+def test_devices_on_tf_mirror_the_one_device_run(tmp_path, one_worker, no_dropout, real_glue):
+    """tf's --devices 2: MirroredStrategy over 2 logical CPU devices, one process, the 1-device run."""
+    if not framework_installed("tf"):
+        pytest.skip("TensorFlow is not installed here")
+    # Its own process: logical devices are set before TF starts, and TF already runs in this one.
+    subprocess.run([sys.executable, "-m", "glue_cli", "train", "mrpc", "--backend", "tf", "--model", str(no_dropout),
+                    "--output-dir", str(tmp_path / "run"), *FAST, "--epochs", "2", "-q", "--devices", "2"],
+                   check=True, timeout=600)
+    assert_same_run(one_worker("tf"), tmp_path / "run")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["device"] == "cpu x2" and config["world_size"] == 1
 
 
 @pytest.mark.torch
