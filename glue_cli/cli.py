@@ -191,8 +191,9 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars nor
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show the frameworks' own logs.")]
 Devices = Annotated[
     int | None,
-    typer.Option(help="Data parallel over this many local devices: flax splits each batch over them; torch "
-                 "starts one worker process per device (as --nproc). \\[default: all (flax), 1 (torch)]"),
+    typer.Option(help="Data parallel over this many local devices: flax and tf split each batch over them (tf: "
+                 "MirroredStrategy; logical CPU devices without a GPU); torch starts one worker process per "
+                 "device (as --nproc). \\[default: all (flax), 1 (torch, tf)]"),
 ]
 
 
@@ -335,8 +336,8 @@ def train(
     ] = None,
     nproc: Annotated[
         int | None,
-        typer.Option(help="Train as N data-parallel worker processes (torch: through torchrun, DDP); "
-                     "--batch-size stays the global batch."),
+        typer.Option(help="Train as N data-parallel worker processes (torch: through torchrun, DDP; flax: "
+                     "jax.distributed; tf: MultiWorkerMirroredStrategy); --batch-size stays the global batch."),
     ] = None,
     print_config: Annotated[
         bool, typer.Option("--print-config", help="Print the resolved settings as a --config TOML file and exit.")
