@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -65,19 +66,43 @@ def weights(run: Path) -> dict[str, np.ndarray]:
     return load_file(str(run / "model" / "model.safetensors"))
 
 
-def test_two_workers_train_the_one_worker_run(backend, tmp_path, no_dropout, real_glue):
-    one = train(backend, no_dropout, tmp_path / "one")
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory: pytest.TempPathFactory, no_dropout: Path) -> Callable[[str], tuple[dict, Path]]:
+    """``one_worker(backend)``: the 1-worker run the 2-worker runs are compared with, trained once per module."""
+    runs: dict[str, tuple[dict, Path]] = {}
+
+    def run(backend: str) -> tuple[dict, Path]:
+        if backend not in runs:
+            out = tmp_path_factory.mktemp(f"one-worker-{backend}") / "run"
+            runs[backend] = train(backend, no_dropout, out), out
+        return runs[backend]
+
+    return run
+
+
+def test_two_workers_train_the_one_worker_run(backend, tmp_path, no_dropout, one_worker, real_glue):
+    one, one_dir = one_worker(backend)
     two = train(backend, no_dropout, tmp_path / "two", "--nproc", "2")
     assert two["eval"] == one["eval"] and two["train"]["steps"] == one["train"]["steps"] == 6
-    np.testing.assert_allclose(step_losses(tmp_path / "two"), step_losses(tmp_path / "one"), rtol=LOSS_RTOL)
+    np.testing.assert_allclose(step_losses(tmp_path / "two"), step_losses(one_dir), rtol=LOSS_RTOL)
     # Eval saw every one of the 40 dev rows exactly once, and labelled each as one worker did.
     rows = predictions(tmp_path / "two")
     assert len(rows) == 40 and len({row_id for row_id, _ in rows}) == 40
-    assert rows == predictions(tmp_path / "one")
-    configs = [json.loads((tmp_path / name / "config.json").read_text()) for name in ("one", "two")]
+    assert rows == predictions(one_dir)
+    configs = [json.loads((path / "config.json").read_text()) for path in (one_dir, tmp_path / "two")]
     assert [c["world_size"] for c in configs] == [1, 2]
     # Only the main worker wrote: one history, each step once.
     assert len(step_losses(tmp_path / "two")) == 6
+
+
+def test_accumulation_over_two_workers_makes_the_one_worker_updates(backend, tmp_path, no_dropout, one_worker,
+                                                                    real_glue):
+    """Each update's 16 rows as 2 micro-batches of 8, each cut over 2 workers: the 1-worker batch-16 updates."""
+    one, one_dir = one_worker(backend)
+    two = train(backend, no_dropout, tmp_path / "two", "--nproc", "2", "--batch-size", "8",
+                "--gradient-accumulation-steps", "2")
+    assert two["eval"] == one["eval"] and two["train"]["steps"] == 6
+    np.testing.assert_allclose(step_losses(tmp_path / "two"), step_losses(one_dir), rtol=LOSS_RTOL)
 
 
 @pytest.mark.torch
