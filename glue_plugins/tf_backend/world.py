@@ -138,9 +138,11 @@ def join() -> World:
 
 
 def strategy() -> Any:
-    """The multi-worker strategy this process joined, or None (one process)."""
-    joined = join() if os.environ.get(CONFIG_VARIABLE, "").strip() else None
-    return getattr(joined, "strategy", None)
+    """The multi-worker strategy this process joined (``glue train`` joins through ``world()``), or None:
+    ``glue eval``/``predict`` run as one process even where TF_CONFIG is set, never waiting for peers."""
+    if join.cache_info().currsize == 0:
+        return None
+    return getattr(join(), "strategy", None)
 
 
 def launch(processes: int, argv: list[str], env: dict[str, str | None]) -> int:

@@ -81,15 +81,14 @@ def weights(run: Path) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def one_worker(tmp_path_factory: pytest.TempPathFactory, no_dropout: Path) -> Callable[[str], Path]:
-    """``one_worker(backend)``: the dropout-free 1-worker run the data-parallel runs are compared with,
-    trained once per backend in this module."""
-    runs: dict[str, Path] = {}
+def one_worker(tmp_path_factory: pytest.TempPathFactory, no_dropout: Path) -> Callable[[str], tuple[dict, Path]]:
+    """``one_worker(backend)``: the 1-worker run the 2-worker runs are compared with, trained once per module."""
+    runs: dict[str, tuple[dict, Path]] = {}
 
-    def run(backend: str) -> Path:
+    def run(backend: str) -> tuple[dict, Path]:
         if backend not in runs:
-            runs[backend] = tmp_path_factory.mktemp(f"one-{backend}") / "one"
-            train(backend, no_dropout, runs[backend])
+            out = tmp_path_factory.mktemp(f"one-worker-{backend}") / "run"
+            runs[backend] = train(backend, no_dropout, out), out
         return runs[backend]
 
     return run
@@ -109,11 +108,11 @@ def assert_same_run(one: Path, many: Path) -> None:
     assert len(step_losses(many)) == 6
 
 
-def test_two_workers_train_the_one_worker_run(backend, tmp_path, one_worker, no_dropout, real_glue):
-    one = one_worker(backend)
+def test_two_workers_train_the_one_worker_run(backend, tmp_path, no_dropout, one_worker, real_glue):
+    one_dir = one_worker(backend)[1]
     train(backend, no_dropout, tmp_path / "two", "--nproc", "2")
-    assert_same_run(one, tmp_path / "two")
-    configs = [json.loads((run / "config.json").read_text()) for run in (one, tmp_path / "two")]
+    assert_same_run(one_dir, tmp_path / "two")
+    configs = [json.loads((path / "config.json").read_text()) for path in (one_dir, tmp_path / "two")]
     assert [c["world_size"] for c in configs] == [1, 2]
 
 
@@ -126,9 +125,19 @@ def test_devices_on_tf_mirror_the_one_device_run(tmp_path, one_worker, no_dropou
     subprocess.run([sys.executable, "-m", "glue_cli", "train", "mrpc", "--backend", "tf", "--model", str(no_dropout),
                     "--output-dir", str(tmp_path / "run"), *FAST, "--epochs", "2", "-q", "--devices", "2"],
                    check=True, timeout=600)
-    assert_same_run(one_worker("tf"), tmp_path / "run")
+    assert_same_run(one_worker("tf")[1], tmp_path / "run")
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["device"] == "cpu x2" and config["world_size"] == 1
+
+
+def test_accumulation_over_two_workers_makes_the_one_worker_updates(backend, tmp_path, no_dropout, one_worker,
+                                                                    real_glue):
+    """Each update's 16 rows as 2 micro-batches of 8, each cut over 2 workers: the 1-worker batch-16 updates."""
+    one, one_dir = one_worker(backend)
+    two = train(backend, no_dropout, tmp_path / "two", "--nproc", "2", "--batch-size", "8",
+                "--gradient-accumulation-steps", "2")
+    assert two["eval"] == one["eval"] and two["train"]["steps"] == 6
+    np.testing.assert_allclose(step_losses(tmp_path / "two"), step_losses(one_dir), rtol=LOSS_RTOL)
 
 
 @pytest.mark.torch

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from glue_cli.runs.rundir import RunLock
 from glue_cli.runs.runlist import read_history
 from glue_cli.training import events
 from helpers import glue, ok
@@ -76,6 +77,17 @@ def test_runs_json_lists_every_run_with_status_best_time_and_speed(runs):
     assert by["mrpc-torch-a"]["train_seconds"] == 4.0 and by["mrpc-torch-a"]["examples_per_second"] == 64.0
     assert by["mrpc-flax-c"]["epochs_done"] == 1 and by["mrpc-flax-c"]["train_seconds"] == 2.0
     assert by["mrpc-torch-d"]["best"] is None
+
+
+def test_a_run_a_glue_process_holds_is_running_and_no_longer_once_it_lets_go(runs):
+    lock = RunLock(runs / "mrpc-flax-c")  # what glue train holds while it trains
+    try:
+        by = {r["name"]: r["status"] for r in ok("runs", runs, "--json").json()}
+        assert by["mrpc-flax-c"] == "running" and by["mrpc-torch-a"] == "finished"
+        assert "running" in ok("runs", runs).stdout
+    finally:
+        lock.release()
+    assert {r["name"]: r["status"] for r in ok("runs", runs, "--json").json()}["mrpc-flax-c"] == "resumable"
 
 
 def test_runs_table_on_stdout_one_line_per_run(runs, monkeypatch):

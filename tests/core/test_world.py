@@ -5,6 +5,7 @@ import pytest
 
 from glue_cli.data.batching import Batch
 from glue_cli.training.world import World, gather_rows, shard, shard_rows
+from helpers import glue, one_line_error
 
 
 def world(rank: int, size: int) -> World:
@@ -47,3 +48,12 @@ def test_one_process_keeps_the_batch_and_drops_filler_rows_from_gathered_logits(
     logits = np.arange(8, dtype=np.float32).reshape(4, 2)
     kept, index = gather_rows(World(), logits, np.array([4, -1, 7, 2]))
     assert index.tolist() == [4, 7, 2] and kept.tolist() == [[0, 1], [4, 5], [6, 7]]
+
+
+@pytest.mark.parametrize("command", ["eval", "predict"])
+def test_eval_and_predict_under_a_launcher_are_one_line_not_n_copies(command, tiny_model, tmp_path, monkeypatch):
+    """Started by torchrun, every worker would score the whole split and write the same files."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    where = ("--output-dir", str(tmp_path / "predictions")) if command == "predict" else ()
+    one_line_error(glue(command, "mrpc", "--model", str(tiny_model), *where), "WORLD_SIZE is 2", "without torchrun")
+    assert not (tmp_path / "predictions").exists()
