@@ -119,7 +119,7 @@ def open_world(backend: Any) -> World:
         raise ConfigError(
             f"The {backend.name} backend does not train over several processes, but WORLD_SIZE is "
             f"{launched_size()} (started by torchrun?).",
-            "Run it as one process, or use --backend torch (torchrun, --nproc) or flax (--num-processes).",
+            "Run it as one process, or use glue train --nproc N (torch, flax, tf: see glue backends).",
         )
     return world
 

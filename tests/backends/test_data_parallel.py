@@ -140,6 +140,19 @@ def test_accumulation_over_two_workers_makes_the_one_worker_updates(backend, tmp
     np.testing.assert_allclose(step_losses(tmp_path / "two"), step_losses(one_dir), rtol=LOSS_RTOL)
 
 
+@pytest.mark.tf
+def test_a_tf_config_tf_cannot_read_is_one_line(monkeypatch, tmp_path):
+    if not framework_installed("tf"):
+        pytest.skip("TensorFlow is not installed here")
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    one_line_error(glue("train", "mrpc", "--backend", "tf", "--output-dir", tmp_path / "run"), "TF_CONFIG", "JSON")
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 2}}))
+    one_line_error(glue("train", "mrpc", "--backend", "tf", "--output-dir", tmp_path / "run"), "TF_CONFIG",
+                   "'index': 2")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.torch
 def test_devices_on_torch_starts_one_worker_per_device(tmp_path, no_dropout, real_glue):
     pytest.importorskip("torch")

@@ -57,3 +57,18 @@ def test_eval_and_predict_under_a_launcher_are_one_line_not_n_copies(command, ti
     where = ("--output-dir", str(tmp_path / "predictions")) if command == "predict" else ()
     one_line_error(glue(command, "mrpc", "--model", str(tiny_model), *where), "WORLD_SIZE is 2", "without torchrun")
     assert not (tmp_path / "predictions").exists()
+
+
+
+def test_local_workers_get_their_own_variables_and_a_failure_is_one_line_naming_the_worker(capsys, monkeypatch):
+    """run_local_workers (flax's and tf's launch): ``env`` set or removed in every worker, each worker's
+    own variables on top; the first failed worker is named in one line and its exit code returned."""
+    from glue_cli.training.local_workers import run_local_workers
+
+    # A Python whose home does not exist cannot start (exit code 1): only worker 1 gets one.
+    assert run_local_workers(["--help"], {}, [{}, {"PYTHONHOME": "/nonexistent"}]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Error: worker")]
+    assert lines == ["Error: worker 1 of 2 ended with exit code 1; the other workers were stopped "
+                     "(the workers' own messages are above)."]
+    monkeypatch.setenv("PYTHONHOME", "/nonexistent")  # removed for the workers by env's None
+    assert run_local_workers(["--help"], {"PYTHONHOME": None}, [{}, {}]) == 0
