@@ -58,15 +58,23 @@ class JaxWorld(World):
         return f"{self.size} processes (jax.distributed)"
 
 
-@functools.cache  # jax.distributed is joined once per process
 def join() -> World:
-    """``jax.distributed.initialize`` from the JAX_* variables, or one process when they are not set."""
+    """``jax.distributed.initialize`` from the JAX_* variables, or one process when they are not set.
+
+    The variables are read on every call (a mistake in them is always the user's one line); the
+    processes join once.
+    """
     address = os.environ.get(ADDRESS)
     if not address:
         return World()
     count, process_id = _whole(COUNT), _whole(PROCESS_ID)
     if not 0 <= process_id < count:
         raise ConfigError(f"{PROCESS_ID}={process_id} is not between 0 and {COUNT}-1 = {count - 1}.", "")
+    return _joined(address, count, process_id)
+
+
+@functools.cache  # jax.distributed is joined once per process
+def _joined(address: str, count: int, process_id: int) -> World:
     import jax
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")

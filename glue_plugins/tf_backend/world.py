@@ -119,15 +119,23 @@ class TfWorld(World):
         return f"{self.size} processes (MultiWorkerMirroredStrategy)"
 
 
-@functools.cache  # a process joins its cluster once
 def join() -> World:
-    """The workers TF_CONFIG names (more than one), or one process when it names one or is unset."""
+    """The workers TF_CONFIG names (more than one), or one process when it names one or is unset.
+
+    TF_CONFIG is read on every call (a mistake in it is always the user's one line); the cluster is
+    joined once per process.
+    """
     raw = os.environ.get(CONFIG_VARIABLE, "").strip()
     if not raw:
         return World()
     rank, size = cluster_place(raw)
     if size <= 1:
         return World()
+    return _joined(raw, rank, size)
+
+
+@functools.cache  # a process joins its cluster once
+def _joined(raw: str, rank: int, size: int) -> World:
     from glue_plugins.tf_backend.backend import load_tensorflow, muted_stderr, quiet_wanted
 
     tf = load_tensorflow()
@@ -140,7 +148,7 @@ def join() -> World:
 def strategy() -> Any:
     """The multi-worker strategy this process joined (``glue train`` joins through ``world()``), or None:
     ``glue eval``/``predict`` run as one process even where TF_CONFIG is set, never waiting for peers."""
-    if join.cache_info().currsize == 0:
+    if _joined.cache_info().currsize == 0:
         return None
     return getattr(join(), "strategy", None)
 

@@ -141,15 +141,16 @@ def test_accumulation_over_two_workers_makes_the_one_worker_updates(backend, tmp
 
 
 @pytest.mark.tf
-def test_a_tf_config_tf_cannot_read_is_one_line(monkeypatch, tmp_path):
+def test_a_tf_config_tf_cannot_read_is_one_line(monkeypatch, tmp_path, tiny_model):
     if not framework_installed("tf"):
         pytest.skip("TensorFlow is not installed here")
+    command = ("train", "mrpc", "--backend", "tf", "--model", tiny_model, *FAST, "--output-dir", tmp_path / "run")
+    ok(*command[:-2], "--output-dir", tmp_path / "alone", "--max-steps", "1")  # one process first, as in CI
     monkeypatch.setenv("TF_CONFIG", "{not json")
-    one_line_error(glue("train", "mrpc", "--backend", "tf", "--output-dir", tmp_path / "run"), "TF_CONFIG", "JSON")
+    one_line_error(glue(*command), "TF_CONFIG", "JSON")
     cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 2}}))
-    one_line_error(glue("train", "mrpc", "--backend", "tf", "--output-dir", tmp_path / "run"), "TF_CONFIG",
-                   "'index': 2")
+    one_line_error(glue(*command), "TF_CONFIG", "'index': 2")
     assert not (tmp_path / "run").exists()
 
 
