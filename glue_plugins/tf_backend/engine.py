@@ -253,16 +253,7 @@ class TFEngine(EngineBase):
                     total: Any) -> Any:
         """One micro-batch's loss over ``total`` and its (unscaled, dense) gradients; no update."""
         self.traces["train"] += 1
-        optimizer = self.optimizer
-        scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
-        with tf.GradientTape() as tape:
-            logits = self._forward(inputs, training=True)
-            loss = self._loss(logits, labels, weights, total)
-            scaled = optimizer.get_scaled_loss(loss) if scaling else loss
-        grads = tape.gradient(scaled, self.variables)
-        if scaling:
-            grads = optimizer.get_unscaled_gradients(grads)
-        return loss, [tf.convert_to_tensor(g) for g in grads]
+        return self._loss_grads(inputs, labels, weights, total)
 
     def _apply_body(self, grads: Any, learning_rate: Any) -> Any:
         self.traces["train"] += 1
@@ -292,7 +283,8 @@ class TFEngine(EngineBase):
         return context.all_reduce(tf.distribute.ReduceOp.SUM, [loss, *grads])
 
     def _loss_grads(self, inputs: dict[str, Any], labels: Any, weights: Any, total: Any) -> Any:
-        """This replica's share of the loss (its rows' sum over ``total``) and its dense, unscaled gradients."""
+        """The loss of these rows (their sum over ``total``) and its dense, unscaled gradients: one
+        micro-batch's, or one replica's share of the global batch's."""
         optimizer = self.optimizer
         scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
         with tf.GradientTape() as tape:
