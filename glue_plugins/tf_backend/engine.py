@@ -322,8 +322,9 @@ class TFEngine(EngineBase):
     def _distributed_grads(self, inputs: dict[str, Any], labels: Any, weights: Any, learning_rate: Any,
                            total: Any) -> Any:
         self.traces["train"] += 1
-        summed = self.strategy.run(self._replica_grads, args=(inputs, labels, weights, total))
-        return [self._local(value) for value in summed]
+        loss, *grads = [self._local(value) for value in
+                        self.strategy.run(self._replica_grads, args=(inputs, labels, weights, total))]
+        return loss, grads  # as _grads_body returns them
 
     def _distributed_apply(self, grads: Any, learning_rate: Any) -> Any:
         self.traces["train"] += 1
@@ -340,20 +341,6 @@ class TFEngine(EngineBase):
 
         return tf.concat(self.strategy.experimental_local_results(self.strategy.run(replica, args=(inputs,))), 0)
 
-    def _distributed_micro_batches(self, batches: list[Batch], learning_rate: float) -> float:
-        """Each micro-batch's gradients summed over the replicas (loss over every worker's rows), added
-        up here, then one update."""
-        total = tf.constant(self._all_reduce(sum(float(b.weights.sum()) for b in batches)), tf.float32)
-        rate = tf.constant(learning_rate, tf.float32)
-        summed: list[Any] | None = None
-        loss = 0.0
-        for batch in batches:
-            part, *grads = self._grads(*self._tensors(batch), rate, total)
-            summed = list(grads) if summed is None else [a + g for a, g in zip(summed, grads, strict=True)]
-            loss += float(part)
-        self._apply(summed, rate)
-        return loss
-
     def _all_reduce(self, value: float) -> float:
         """``value`` summed over the workers (this worker's first replica contributes it, the others 0)."""
         def replica() -> Any:
@@ -364,20 +351,21 @@ class TFEngine(EngineBase):
         return float(self._local(self.strategy.run(replica)))
 
     def train_micro_batches(self, batches: list[Batch], learning_rate: float) -> float:
-        """The joined batch's update, one micro-batch in memory at a time."""
-        if self.strategy is not None:
-            with peers_checked():
-                return self._distributed_micro_batches(batches, learning_rate)
-        total = tf.constant(sum(float(b.weights.sum()) for b in batches), tf.float32)
-        rate = tf.constant(learning_rate, tf.float32)
-        summed: list[Any] | None = None
-        loss = 0.0
-        for batch in batches:
-            part, grads = self._grads(*self._tensors(batch), rate, total)
-            summed = list(grads) if summed is None else [a + g for a, g in zip(summed, grads, strict=True)]
-            loss += float(part)
-        self._apply(summed, rate)
-        return loss
+        """The joined batch's update, one micro-batch in memory at a time: each micro-batch's gradients
+        (with a strategy: summed over the replicas, the loss over every worker's rows), added up here,
+        then one update."""
+        with peers_checked() if self.strategy is not None else nullcontext():
+            rows = sum(float(b.weights.sum()) for b in batches)
+            total = tf.constant(self._all_reduce(rows) if self.strategy is not None else rows, tf.float32)
+            rate = tf.constant(learning_rate, tf.float32)
+            summed: list[Any] | None = None
+            loss = 0.0
+            for batch in batches:
+                part, grads = self._grads(*self._tensors(batch), rate, total)
+                summed = list(grads) if summed is None else [a + g for a, g in zip(summed, grads, strict=True)]
+                loss += float(part)
+            self._apply(summed, rate)
+            return loss
 
     def _predict_body(self, inputs: dict[str, Any]) -> Any:
         self.traces["predict"] += 1
