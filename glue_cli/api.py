@@ -57,7 +57,7 @@ from glue_cli.training.events import (
     RunStarted,
     StepEnded,
 )
-from glue_cli.training.local_workers import free_port, run_local_workers
+from glue_cli.training.local_workers import free_port, run_local_workers, worker_failed
 from glue_cli.training.optimization import OptimizerSettings, decays
 from glue_cli.training.tinymodel import FAMILIES, make_tiny_bert, make_tiny_model
 from glue_cli.training.weights import WEIGHTS, has_safetensors, read_safetensors
@@ -93,6 +93,7 @@ __all__ = [
     # A backend's launch() whose framework has no launcher: N local worker processes, supervised.
     "run_local_workers",
     "free_port",
+    "worker_failed",
     # The framework-neutral steps every engine shares (EngineBase uses them; an engine may too).
     "label_arguments",
     "quiet_transformers",

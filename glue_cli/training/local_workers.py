@@ -52,9 +52,12 @@ def run_local_workers(argv: list[str], env: dict[str, str | None], worker_env: l
             except subprocess.TimeoutExpired:
                 w.kill()
                 w.wait()
-    if failed is None:
-        return 0
-    rank, code = failed
+    return 0 if failed is None else worker_failed(*failed, processes)
+
+
+def worker_failed(rank: int, code: int, processes: int) -> int:
+    """Say in one line which worker failed and how (``code`` < 0: the signal that ended it, as
+    subprocess and torchrun report it); the exit code for the launcher's own exit (1 for a signal)."""
     how = f"exit code {code}" if code > 0 else f"signal {-code}"
     print(f"Error: worker {rank} of {processes} ended with {how}; the other workers were stopped "
           "(the workers' own messages are above).", file=sys.stderr)

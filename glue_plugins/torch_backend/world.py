@@ -9,7 +9,6 @@ torchrun stops the other workers when one fails.
 from __future__ import annotations
 
 import os
-import sys
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from glue_cli.api import ConfigError, World
+from glue_cli.api import ConfigError, World, worker_failed
 
 # Seconds a collective may wait for a peer before the run ends with an error.
 TIMEOUT_VARIABLE = "GLUE_DIST_TIMEOUT"
@@ -106,10 +105,7 @@ def launch(processes: int, argv: list[str], env: dict[str, str | None]) -> int:
         run(args)
     except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
-        how = f"exit code {failure.exitcode}" if failure.exitcode > 0 else f"signal {-failure.exitcode}"
-        print(f"Error: worker {rank} of {processes} ended with {how}; the other workers were stopped "
-              "(the workers' own messages are above).", file=sys.stderr)
-        return failure.exitcode if failure.exitcode > 0 else 1
+        return worker_failed(rank, failure.exitcode, processes)
     finally:
         for name, value in saved.items():
             _set(name, value)
