@@ -131,6 +131,30 @@ def test_xla_compiles_once_per_shape_and_mode_counts_it_and_matches_eager(tmp_pa
     np.testing.assert_allclose(logits, eager.predict(long), rtol=1e-4, atol=1e-5)
 
 
+def test_xla_on_a_cpu_says_in_one_line_why_it_is_off_and_runs_eager_torch(tmp_path, tiny_model, real_glue,
+                                                                           monkeypatch):
+    """torch.compile is slower than eager torch on a CPU (measured): --xla says so and trains eagerly,
+    with the eager padding; the variable forces it; on a GPU the flag compiles."""
+    from glue_cli.api import COMPILED_PADDING
+    from glue_plugins.torch_backend.backend import COMPILE_ON_CPU, TorchBackend
+
+    monkeypatch.delenv(COMPILE_ON_CPU, raising=False)
+    made = []
+    original = TorchBackend.create
+    monkeypatch.setattr(TorchBackend, "create", lambda self, spec: made.append(original(self, spec)) or made[-1])
+    result = train(tmp_path, tiny_model, "--epochs", "1", "--xla", "-q")
+    note = TorchBackend().xla_note("cpu")
+    assert note and "off on a CPU" in note and COMPILE_ON_CPU in note
+    assert result.stderr.strip() == f"warning: --xla: {note}"
+    assert made[0].spec.xla is False and made[0].compiled is None and made[0].compile_count() == 0
+    assert TorchBackend().padding(True, "cpu") == TorchBackend().padding(False, "cpu")
+    assert TorchBackend().xla_note("cuda:0") is None and TorchBackend().padding(True, "cuda:0") == COMPILED_PADDING
+    row = next(r for r in ok("backends", "--json").json() if r["name"] == "torch")
+    assert row["xla"] == note
+    monkeypatch.setenv(COMPILE_ON_CPU, "1")
+    assert TorchBackend().xla_note("cpu") is None and TorchBackend().padding(True, "cpu") == COMPILED_PADDING
+
+
 def test_amp_chooses_a_precision_the_device_runs_fast(tmp_path, tiny_model, real_glue):
     from glue_cli.api import cpu_has_native_bf16
     from glue_plugins.torch_backend.backend import TorchBackend

@@ -131,7 +131,8 @@ def test_real_mrpc_training_batches_are_over_95_percent_real_tokens(real_glue):
 
 @pytest.mark.parametrize("backend_name", ["torch", "tf", "flax"])
 @pytest.mark.parametrize("xla", [False, True])
-def test_each_backends_padding_keeps_mrpc_batches_over_95_percent_real_in_few_shapes(real_glue, backend_name, xla):
+def test_each_backends_padding_keeps_mrpc_batches_over_95_percent_real_in_few_shapes(real_glue, backend_name, xla,
+                                                                                   monkeypatch):
     """What each first-party backend asks for on a CPU, with --xla and without: >= 0.95 real tokens on
     MRPC's training batches, and a compiling step sees at most max_length / multiple lengths."""
     from glue_cli.data.features import encode
@@ -147,7 +148,8 @@ def test_each_backends_padding_keeps_mrpc_batches_over_95_percent_real_in_few_sh
     except Exception:
         pytest.skip("the bundled model is not installed")
     backend = {"torch": TorchBackend, "tf": TFBackend, "flax": FlaxBackend}[backend_name]()
-    # The device given: no framework imported. tf compiles on a GPU only (XLA is off on a CPU).
+    # The device given: no framework imported. tf and torch compile on a GPU only unless forced on a CPU.
+    monkeypatch.setenv("GLUE_TORCH_COMPILE_ON_CPU", "1")
     padding = backend.padding(xla, "gpu:0" if backend_name == "tf" else "cpu")
     compiles = xla or backend_name == "flax"  # flax: jit whatever the flag
     assert (padding.multiple > 1) == compiles and padding.fixed_rows == compiles
