@@ -297,9 +297,9 @@ def train(
     ] = None,
     xla: Annotated[
         bool | None, typer.Option(
-            "--xla", help="Compile the steps: torch.compile (torch), XLA (tf, on a GPU: off on a CPU, where it "
-            "is slower). flax always compiles (jit): the flag changes nothing there. `glue backends` says "
-            "what it does on each.")
+            "--xla", help="Compile the steps on a GPU: torch.compile (torch), XLA (tf); off on a CPU, where "
+            "both are slower. flax always compiles (jit): the flag changes nothing there. `glue backends` "
+            "says what it does on each.")
     ] = None,
     devices: Devices = None,
     group_by_length: Annotated[
