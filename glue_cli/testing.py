@@ -31,7 +31,7 @@ import numpy as np
 from glue_cli.data.batching import Batch, iterate, split_rows
 from glue_cli.data.features import Encoded
 from glue_cli.training import checkpoint
-from glue_cli.training.backends import Backend, Engine, ModelSpec, batch_padding
+from glue_cli.training.backends import Backend, Engine, ModelSpec, batch_padding, compiles
 from glue_cli.training.checkpoint import Position
 from glue_cli.training.pipeline import open_backend
 from glue_cli.training.tinymodel import make_tiny_bert
@@ -88,8 +88,9 @@ class Suite:
     def spec(self, precision: str = "fp32", dropout: bool = True, path: str | None = None,
              xla: bool = False) -> ModelSpec:
         model = self.model if dropout else self.model_no_dropout
+        # As the trainer builds it: compiling only where the backend compiles (``compiles``).
         return ModelSpec(path=path or str(model), num_labels=2, regression=False, id2label={0: "no", 1: "yes"},
-                         precision=precision, seed=7, xla=xla)
+                         precision=precision, seed=7, xla=compiles(self.backend, xla))
 
     def engine(self, spec: ModelSpec) -> Engine:
         return self.backend.create(spec)

@@ -155,6 +155,12 @@ class BackendBase(ABC):
     def amp_precision(self, device: str | None = None) -> str:
         return "fp32"
 
+    def xla_runs(self, device: str | None = None) -> bool:
+        """Whether ``--xla`` compiles on ``device`` (default device when None). False where compiling
+        is off (slower there): the core then builds the engine with ``ModelSpec.xla`` False and pads
+        for eager steps; ``xla_note`` should say why. Default True."""
+        return True
+
     def xla_note(self, device: str | None = None) -> str | None:
         """One line when ``--xla`` is not a plain on/off switch on ``device`` (steps always compiled,
         or compiling is off there, and why); None when the flag turns compilation on. The text up
@@ -183,24 +189,37 @@ class BackendBase(ABC):
         """Load the model at ``spec.path`` with a fresh classification head when it has none."""
 
 
+def compiles(backend: Backend, xla: bool, device: str | None = None) -> bool:
+    """Whether the engine of a run with ``--xla`` = ``xla`` compiles on ``device`` (the default one
+    when None): what the core puts in ``ModelSpec.xla`` and pads for. ``xla_runs(device)`` is optional
+    (``BackendBase`` has it): a backend without it compiles whenever asked."""
+    runs = getattr(backend, "xla_runs", None)
+    return xla and (bool(runs(device)) if callable(runs) else True)
+
+
 def batch_padding(backend: Backend, xla: bool) -> Padding:
     """The padding the backend's engine (``--xla`` or not, on its default device) is fed.
 
     ``padding(xla, device)`` is optional (``BackendBase`` has it): a backend without it is
-    padded by its ``pad_multiple`` and ``fixed_batch_rows`` in every mode.
+    padded by its ``pad_multiple`` and ``fixed_batch_rows`` in every mode. It is asked about the
+    engine the core builds: with ``xla`` False where the backend's ``xla_runs`` says compiling is off.
     """
     choose = getattr(backend, "padding", None)
     if callable(choose):
-        chosen = choose(xla)
+        chosen = choose(compiles(backend, xla))
         if isinstance(chosen, Padding):
             return chosen
     return Padding(backend.pad_multiple, backend.fixed_batch_rows)
 
 
 def xla_note(backend: Backend, device: str | None = None) -> str | None:
-    """The backend's ``xla_note(device)``, optional like ``padding``: None for a backend without it."""
+    """The backend's ``xla_note(device)``, optional like ``padding``: for a backend without one, None,
+    or a plain line where its ``xla_runs`` turns compiling off."""
     note = getattr(backend, "xla_note", None)
-    return note(device) if callable(note) else None
+    text = note(device) if callable(note) else None
+    if text is None and not compiles(backend, True, device):
+        text = f"off on {device or backend.devices()[0]} for {backend.name}: its steps run without compiling"
+    return text
 
 
 def backend_names(backend: Backend) -> tuple[str, ...]:

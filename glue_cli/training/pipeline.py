@@ -16,6 +16,7 @@ from glue_cli.training.backends import (
     Backend,
     ModelSpec,
     batch_padding,
+    compiles,
     only_framework,
     require_available,
 )
@@ -107,7 +108,8 @@ def model_spec(
     optimizer: OptimizerSettings | None = None, devices: int | None = None, verbose: bool = False,
     label_smoothing: float = 0.0,
 ) -> ModelSpec:
-    """What the backend builds: the task's head on the model at ``path`` (the prepared model by default)."""
+    """What the backend builds: the task's head on the model at ``path`` (the prepared model by default),
+    compiling when ``xla`` asks and the backend compiles on its device (``compiles``)."""
     labels = p.task.labels or ("score",)
     return ModelSpec(
         path=path or p.model,
@@ -115,7 +117,7 @@ def model_spec(
         regression=p.task.is_regression,
         id2label=dict(enumerate(labels)),
         precision=precision,
-        xla=xla,
+        xla=compiles(p.backend, xla),
         seed=seed,
         optimizer=optimizer or OptimizerSettings(),
         devices=devices,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib.util
 import logging
@@ -131,9 +130,7 @@ class TFBackend(BackendBase):
                 f"oneDNN kernels, plus a compile per length bucket; {XLA_ON_CPU}=1 forces it")
 
     def padding(self, xla: bool, device: str | None = None) -> Padding:
-        if xla and self.xla_runs(device):
-            return COMPILED_PADDING
-        return Padding(self.pad_multiple, self.fixed_batch_rows)
+        return COMPILED_PADDING if xla else Padding(self.pad_multiple, self.fixed_batch_rows)
 
     def data_parallel(self) -> str:
         from glue_plugins.tf_backend.world import CONFIG_VARIABLE, cluster_place
@@ -168,8 +165,6 @@ class TFBackend(BackendBase):
         from glue_plugins.tf_backend.world import strategy as joined
 
         device = self.devices()[0]
-        if spec.xla and not self.xla_runs(device):
-            spec = dataclasses.replace(spec, xla=False)
         strategy = joined()
         if strategy is not None:
             if spec.devices not in (None, len(strategy.extended.worker_devices)):

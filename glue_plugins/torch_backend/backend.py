@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 from glue_cli.api import COMPILED_PADDING, BackendBase, Engine, ModelSpec, Padding, World, cpu_has_native_bf16
@@ -60,9 +59,9 @@ class TorchBackend(BackendBase):
     def padding(self, xla: bool, device: str | None = None) -> Padding:
         """Eager torch runs any shape at no cost: each batch to its longest row (a multiple of 8 on
         CUDA, for tensor cores). torch.compile compiles per shape: the core's length buckets."""
-        device = device or self.devices()[0]
-        if xla and self.xla_runs(device):
+        if xla:
             return COMPILED_PADDING
+        device = device or self.devices()[0]
         return Padding(multiple=8 if device.startswith("cuda") else 1)
 
     def data_parallel(self) -> str:
@@ -93,7 +92,4 @@ class TorchBackend(BackendBase):
         from glue_plugins.torch_backend.engine import TorchEngine
         from glue_plugins.torch_backend.world import distributed, local_device
 
-        device = local_device() if distributed() else self.devices()[0]
-        if spec.xla and not self.xla_runs(device):
-            spec = dataclasses.replace(spec, xla=False)
-        return TorchEngine(spec, device)
+        return TorchEngine(spec, local_device() if distributed() else self.devices()[0])
