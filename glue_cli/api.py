@@ -9,6 +9,7 @@ Importing it loads no deep-learning framework.
 from __future__ import annotations
 
 from glue_cli import PLUGIN_API_VERSION
+from glue_cli.cachedir import glue_cache_dir
 from glue_cli.data.batching import COMPILED_PADDING, Batch, Padding
 from glue_cli.data.glue_folder import Split, read_glue_split
 from glue_cli.data.tasks import GlueLayout, Task
@@ -85,6 +86,8 @@ __all__ = [
     "decays",
     "cpu_has_native_bf16",
     "physical_cores",
+    # Where a backend may keep what later runs reuse (compiled steps): $GLUE_CACHE_DIR or ~/.cache/glue-cli.
+    "glue_cache_dir",
     "WEIGHTS",
     "has_safetensors",
     "read_safetensors",

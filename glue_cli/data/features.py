@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from glue_cli.cachedir import glue_cache_dir
 from glue_cli.data.glue_folder import Split
 from glue_cli.runs.atomic import atomic_file
 
@@ -50,8 +50,7 @@ class Encoded:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("GLUE_CACHE_DIR") or Path.home() / ".cache" / "glue-cli"
-    return Path(root) / "features"
+    return glue_cache_dir() / "features"
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:

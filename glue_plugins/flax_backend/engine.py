@@ -5,8 +5,9 @@ each batch is split over the devices on its row axis. With several JAX processes
 (``jax.distributed``) the mesh spans every process's devices: each process feeds its shard of the
 global batch (``jax.make_array_from_process_local_data``) and one jit step computes the loss and
 gradients of the whole global batch. jit compiles once per batch shape: the
-core pads lengths to multiples of 16 and every batch to full rows, so a run compiles at most
-``ceil(max_seq_length / 16)`` times per step kind.
+core pads lengths to multiples of 4 and every batch to full rows (``COMPILED_PADDING``), so a run
+compiles at most ``ceil(max_seq_length / 4)`` times per step kind, and keeps what it compiled on disk
+for the next run (``use_compilation_cache``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from glue_cli.api import (
     ModelSpec,
     batch_targets,
     decays,
+    glue_cache_dir,
     has_safetensors,
     label_arguments,
     load_error,
@@ -57,6 +59,20 @@ def pick_devices(wanted: int | None) -> list[Any]:
             f"Use --devices between 1 and {len(found)}, or leave it out to use them all.",
         )
     return found[:wanted]
+
+
+# XLA's persistent cache of compiled steps, in glue's cache folder; least recently used entries go past this size.
+COMPILATION_CACHE_BYTES = 2 * 1024**3
+
+
+def use_compilation_cache() -> None:
+    """Keep compiled steps on disk (``glue_cache_dir() / "xla"``): a later run of the same model, batch
+    shapes and precision loads each step instead of compiling it again. JAX reads the setting once
+    per process; a cache folder the user chose (``JAX_COMPILATION_CACHE_DIR``) wins."""
+    if jax.config.jax_compilation_cache_dir is None:
+        jax.config.update("jax_compilation_cache_dir", str(glue_cache_dir() / "xla"))
+        if jax.config.jax_compilation_cache_max_size == -1:
+            jax.config.update("jax_compilation_cache_max_size", COMPILATION_CACHE_BYTES)
 
 
 def mesh_devices(per_process: int) -> list[Any]:
@@ -123,6 +139,7 @@ class FlaxEngine(EngineBase):
         )
         mesh = Mesh(np.array(devices), ("data",))
         self.replicated = NamedSharding(mesh, PartitionSpec())
+        use_compilation_cache()
         self.rows = NamedSharding(mesh, PartitionSpec("data"))
         # The model computes in the run's precision; its parameters stay float32.
         self.model, params = load_model(spec, DTYPES[spec.precision])

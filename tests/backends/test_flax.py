@@ -121,6 +121,34 @@ def test_loads_pytorch_safetensors_without_torch(tiny_model):
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
 
 
+def test_compiled_steps_are_kept_in_glues_cache_and_a_second_run_loads_them(tmp_path, tiny_model):
+    """What one process compiled (model set-up, a train and a predict step) the next one reads back
+    from disk (XLA's persistent cache under $GLUE_CACHE_DIR/xla) instead of compiling it again."""
+    script = (
+        "import jax, numpy as np\n"
+        "hits = []\n"
+        "jax.monitoring.register_event_listener(lambda event, **_: hits.append(event))\n"
+        "from glue_cli.data.batching import Batch\n"
+        "from glue_cli.training.backends import ModelSpec\n"
+        "from glue_plugins.flax_backend.engine import FlaxEngine\n"
+        f"e = FlaxEngine(ModelSpec(path={str(tiny_model)!r}, num_labels=2, regression=False,\n"
+        "                          id2label={0: '0', 1: '1'}))\n"
+        "ids = np.full((4, 8), 5, np.int32)\n"
+        "b = Batch(ids, np.ones_like(ids), np.zeros_like(ids), np.array([0, 1, 0, 1]), np.arange(4))\n"
+        "e.train_step(b, 1e-3); e.predict(b)\n"
+        "print(hits.count('/jax/compilation_cache/cache_hits'), hits.count('/jax/compilation_cache/cache_misses'))\n"
+    )
+    # The tiny model compiles in well under JAX's 1 s threshold for caching: cache every compile here.
+    env = {**os.environ, "GLUE_CACHE_DIR": str(tmp_path), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr[-3000:] + runs[1].stderr[-3000:]
+    assert any((tmp_path / "xla").iterdir())
+    (hits_1, misses_1), (hits_2, misses_2) = (map(int, r.stdout.split()[-2:]) for r in runs)
+    assert misses_1 >= 2 and hits_1 < misses_1  # the first process compiled its steps (and stored them) ...
+    assert misses_2 == 0 and hits_2 >= misses_1  # ... the second compiled nothing: all read from the cache
+
+
 def test_the_classification_head_is_initialised_from_the_seed(tiny_model):
     def head(seed):
         return np.asarray(engine_for(tiny_model, seed=seed).params["classifier"]["kernel"])
