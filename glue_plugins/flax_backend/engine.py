@@ -137,9 +137,9 @@ class FlaxEngine(EngineBase):
         super().__init__(
             spec, f"{first.platform}:{first.id}" if len(devices) == 1 else f"{first.platform} x{len(devices)}"
         )
+        use_compilation_cache()  # before anything compiles (the model's set-up below does)
         mesh = Mesh(np.array(devices), ("data",))
         self.replicated = NamedSharding(mesh, PartitionSpec())
-        use_compilation_cache()
         self.rows = NamedSharding(mesh, PartitionSpec("data"))
         # The model computes in the run's precision; its parameters stay float32.
         self.model, params = load_model(spec, DTYPES[spec.precision])
