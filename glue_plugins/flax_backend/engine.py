@@ -69,9 +69,10 @@ def use_compilation_cache() -> None:
     """Keep compiled steps on disk (``glue_cache_dir() / "xla"``): a later run of the same model, batch
     shapes and precision loads each step instead of compiling it again. JAX reads the setting once
     per process; a cache folder the user chose (``JAX_COMPILATION_CACHE_DIR``) wins."""
-    if jax.config.jax_compilation_cache_dir is None:
+    settings = jax.config.values  # JAX's Config declares no attribute per option: mypy knows these
+    if settings["jax_compilation_cache_dir"] is None:
         jax.config.update("jax_compilation_cache_dir", str(glue_cache_dir() / "xla"))
-        if jax.config.jax_compilation_cache_max_size == -1:
+        if settings["jax_compilation_cache_max_size"] == -1:
             jax.config.update("jax_compilation_cache_max_size", COMPILATION_CACHE_BYTES)
 
 
