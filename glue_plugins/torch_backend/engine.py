@@ -27,6 +27,7 @@ from glue_cli.api import (
     physical_cores,
     quiet_transformers,
 )
+from glue_plugins.torch_backend.first_token import compute_first_token_last
 from glue_plugins.torch_backend.world import distributed
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -77,6 +78,7 @@ class TorchEngine(EngineBase):
         torch.manual_seed(spec.seed)
         self.torch_device = torch.device(device)
         self.model = load_model(spec).to(self.torch_device)
+        self.first_token_last = compute_first_token_last(self.model)  # before compiling and DDP wrap it
         self.compiled = Compiled(self.model) if spec.xla else None
         self.forward = self.compiled.forward if self.compiled is not None else self.model
         self.train_forward = self.forward

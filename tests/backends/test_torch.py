@@ -190,3 +190,43 @@ def test_output_dir_is_never_replaced_without_overwrite(tmp_path, tiny_model, re
 def test_quiet_prints_nothing(tmp_path, tiny_model, real_glue):
     result = train(tmp_path, tiny_model, "--epochs", "1", "--quiet")
     assert result.stdout == "" and result.stderr == ""
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "electra", "distilbert", "albert"])
+def test_the_last_layer_computes_only_the_first_token_with_the_same_logits_and_gradients(tmp_path, family):
+    import numpy as np
+    from transformers import AutoModelForSequenceClassification
+
+    from glue_cli.api import Batch, ModelSpec, make_tiny_model
+    from glue_plugins.torch_backend.engine import TorchEngine
+
+    path = make_tiny_model(tmp_path / family, family, dropout=0.0)
+    inputs = ("input_ids", "attention_mask") + (("token_type_ids",) if family in ("bert", "electra") else ())
+    spec = ModelSpec(path=str(path), num_labels=2, regression=False, id2label={0: "0", 1: "1"}, seed=1,
+                     inputs=inputs)
+    engine = TorchEngine(spec, "cpu")
+    plain = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+    plain.load_state_dict(engine.model.state_dict())  # the same freshly initialised head
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 60, (6, 20)).astype(np.int32)
+    mask = np.ones_like(ids)
+    mask[:3, 12:] = 0  # padded rows: the first token must not see their padding either
+    batch = Batch(ids, mask, np.zeros_like(ids), np.arange(6) % 2, np.arange(6))
+    tensors = {k: torch.from_numpy(v).long() for k, v in engine.model_inputs(batch).items()}
+
+    fed: list[tuple[int, ...]] = []  # what the last layer's feed-forward block is given
+    last_ffn = [m for name, m in engine.model.named_modules() if name.endswith(("intermediate.dense", "ffn.lin1",
+                                                                                "ffn"))][-1]
+    last_ffn.register_forward_hook(lambda module, args, out: fed.append(tuple(args[0].shape)))
+    engine._loss(engine._logits(batch, engine.model), batch).backward()
+    engine._loss(plain(**tensors).logits, batch).backward()
+
+    skips = family in ("bert", "roberta", "electra")  # heads reading [CLS] from BertLayer-like layers
+    assert engine.first_token_last is skips
+    assert fed[-1][1] == (1 if skips else 20)
+    np.testing.assert_allclose(engine.predict(batch), plain.eval()(**tensors).logits.detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    grads = dict(plain.named_parameters())
+    for name, param in engine.model.named_parameters():
+        np.testing.assert_allclose(param.grad.numpy(), grads[name].grad.numpy(), rtol=1e-4, atol=1e-6,
+                                   err_msg=name)
