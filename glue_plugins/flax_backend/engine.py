@@ -39,6 +39,7 @@ from glue_cli.api import (
     quiet_transformers,
     read_safetensors,
 )
+from glue_plugins.flax_backend.first_token import first_token_last
 from glue_plugins.flax_backend.weights import flax_to_pt, pt_to_flax
 
 DTYPES = {"fp32": jnp.float32, "bf16": jnp.bfloat16}
@@ -180,6 +181,13 @@ class FlaxEngine(EngineBase):
         # ``total``: the weight of all micro-batches of an accumulated update.
         return jnp.sum(per_example * weights) / (jnp.sum(weights) if total is None else total)
 
+    def _logits(self, params: Any, inputs: dict[str, jax.Array], dropout: jax.Array | None = None) -> jax.Array:
+        """The model's forward as traced into every step; training when given a dropout key."""
+        with first_token_last(self.model):
+            if dropout is None:
+                return self.model(**inputs, params=params, train=False).logits
+            return self.model(**inputs, params=params, dropout_rng=dropout, train=True).logits
+
     def _train_step(
         self, params: Any, opt_state: Any, rate: jax.Array, key: jax.Array, step: jax.Array,
         inputs: dict[str, jax.Array], labels: jax.Array, weights: jax.Array,
@@ -188,8 +196,7 @@ class FlaxEngine(EngineBase):
         dropout = jax.random.fold_in(key, step)  # depends on (seed, step) only: resumable
 
         def loss_of(p: Any) -> jax.Array:
-            out = self.model(**inputs, params=p, dropout_rng=dropout, train=True)
-            return self._loss(out.logits, labels, weights)
+            return self._loss(self._logits(p, inputs, dropout), labels, weights)
 
         loss, grads = jax.value_and_grad(loss_of)(params)
         clip_state, adamw_state = opt_state
@@ -207,8 +214,7 @@ class FlaxEngine(EngineBase):
         dropout = jax.random.fold_in(jax.random.fold_in(key, step), micro)  # (seed, step, micro-batch)
 
         def loss_of(p: Any) -> jax.Array:
-            out = self.model(**inputs, params=p, dropout_rng=dropout, train=True)
-            return self._loss(out.logits, labels, weights, total)
+            return self._loss(self._logits(p, inputs, dropout), labels, weights, total)
 
         return jax.value_and_grad(loss_of)(params)
 
@@ -222,7 +228,7 @@ class FlaxEngine(EngineBase):
 
     def _predict_step(self, params: Any, inputs: dict[str, jax.Array]) -> jax.Array:
         self.traces["predict"] += 1
-        return self.model(**inputs, params=params, train=False).logits.astype(jnp.float32)
+        return self._logits(params, inputs).astype(jnp.float32)
 
     def _inputs(self, batch: Batch) -> tuple[int, dict[str, jax.Array], jax.Array, jax.Array]:
         """The model's inputs, labels and weights split over the devices, with filler rows so each gets as many."""

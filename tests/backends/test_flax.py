@@ -297,3 +297,49 @@ def test_two_devices_give_the_metrics_of_one(tmp_path, tiny_model, real_glue):
     evals = [h for h in history(out2) if h["event"] == "eval"]
     assert all(h["examples"] == 37 for h in evals)
 
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "electra", "distilbert"])
+def test_the_last_layer_computes_only_the_first_token_with_the_same_logits_and_gradients(tmp_path, family):
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+
+    from glue_cli.api import make_tiny_model
+    from glue_plugins.flax_backend.engine import FlaxEngine
+
+    path = make_tiny_model(tmp_path / family, family, dropout=0.0)
+    inputs = ("input_ids", "attention_mask") + (("token_type_ids",) if family in ("bert", "electra") else ())
+    engine = FlaxEngine(ModelSpec(path=str(path), num_labels=2, regression=False, id2label={0: "0", 1: "1"},
+                                  seed=1, inputs=inputs))
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 60, (6, 20)).astype(np.int32)
+    mask = np.ones_like(ids)
+    mask[:3, 12:] = 0  # padded rows: the first token must not see their padding either
+    arrays = {k: jnp.asarray(getattr(Batch(ids, mask, np.zeros_like(ids), np.arange(6) % 2, np.arange(6)), k))
+              for k in inputs}
+    key = jax.random.PRNGKey(0)
+
+    def loss(logits):
+        return jnp.sum(jax.nn.log_softmax(logits.astype(jnp.float32))[:, 0])
+
+    fed: list[tuple[int, ...]] = []  # what each feed-forward block is given, in call order
+
+    def record(next_fun, args, kwargs, context):
+        if context.method_name == "__call__" and type(context.module).__name__.endswith(("Intermediate", "FFN")):
+            fed.append(tuple(args[0].shape))
+        return next_fun(*args, **kwargs)
+
+    with nn.intercept_methods(record):
+        fast, fast_grads = jax.value_and_grad(lambda p: loss(engine._logits(p, arrays, key)))(engine.params)
+    plain, plain_grads = jax.value_and_grad(
+        lambda p: loss(engine.model(**arrays, params=p, dropout_rng=key, train=True).logits))(engine.params)
+
+    skips = family in ("bert", "roberta", "electra")  # heads reading [CLS] from BertLayer-like layers
+    assert fed[-1][1] == (1 if skips else 20)
+    np.testing.assert_allclose(engine._logits(engine.params, arrays),
+                               engine.model(**arrays, params=engine.params, train=False).logits, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fast, plain, rtol=1e-5)
+    for (where, a), (_, b) in zip(jax.tree_util.tree_leaves_with_path(fast_grads),
+                                  jax.tree_util.tree_leaves_with_path(plain_grads), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, err_msg=jax.tree_util.keystr(where))
