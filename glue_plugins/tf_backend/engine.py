@@ -37,6 +37,7 @@ from glue_cli.api import (
     read_safetensors,
 )
 from glue_plugins.tf_backend.backend import load_tensorflow
+from glue_plugins.tf_backend.first_token import compute_first_token_last
 from glue_plugins.tf_backend.world import peers_checked
 
 tf = load_tensorflow()  # sets TF_CPP_MIN_LOG_LEVEL before TF loads its C++ core
@@ -159,6 +160,7 @@ class TFEngine(EngineBase):
             tf_keras.utils.set_random_seed(spec.seed)  # the new head, dropout generators
             with precision_policy(spec.precision), resumable_dropout():
                 self.model = load_model(spec)
+            self.first_token_last = compute_first_token_last(self.model)  # before any step is traced
             self.variables = list(self.model.trainable_variables)
             self.pt_names = {id(v): pytorch_name(v) for v in self.model.weights}
             self.optimizer = self._optimizer()

@@ -259,3 +259,53 @@ def test_fp16_needs_a_gpu(tmp_path, tiny_model, real_glue):
                   tmp_path / "run", *FAST, "--precision", "fp16")
     assert result.exit_code == 2
     assert "fp16" in result.stderr
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "electra", "distilbert"])
+def test_the_last_layer_computes_only_the_first_token_with_the_same_logits_and_gradients(tmp_path, family):
+    import tensorflow as tf
+
+    from glue_cli.api import Batch, ModelSpec, make_tiny_model
+    from glue_plugins.tf_backend.engine import TFEngine, load_model
+
+    path = make_tiny_model(tmp_path / family, family, dropout=0.0)
+    inputs = ("input_ids", "attention_mask") + (("token_type_ids",) if family in ("bert", "electra") else ())
+    spec = ModelSpec(path=str(path), num_labels=2, regression=False, id2label={0: "0", 1: "1"}, seed=1,
+                     inputs=inputs)
+    engine = TFEngine(spec, "cpu")
+    plain = load_model(spec)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 60, (6, 20)).astype(np.int32)
+    mask = np.ones_like(ids)
+    mask[:3, 12:] = 0  # padded rows: the first token must not see their padding either
+    batch = Batch(ids, mask, np.zeros_like(ids), np.arange(6) % 2, np.arange(6))
+    tensors = {k: tf.constant(v) for k, v in engine.model_inputs(batch).items()}
+    plain(**tensors)
+    plain.set_weights(engine.model.get_weights())  # the same freshly initialised head
+
+    ffn_inputs = []  # what the last layer's feed-forward block is given
+    last_ffn = [layer for layer in engine.model.submodules if layer.name in ("intermediate", "ffn")][-1]
+    original = last_ffn.call
+
+    def recording(*args, **kwargs):
+        given = args[0] if args else kwargs.get("hidden_states", kwargs.get("input"))
+        ffn_inputs.append(tuple(given.shape))
+        return original(*args, **kwargs)
+
+    last_ffn.call = recording
+
+    def loss_and_grads(model):
+        with tf.GradientTape() as tape:
+            logits = model(**tensors, training=True).logits
+            loss = tf.reduce_sum(tf.nn.log_softmax(logits)[:, 0])
+        return logits, tape.gradient(loss, model.trainable_variables)
+
+    fast_logits, fast_grads = loss_and_grads(engine.model)
+    plain_logits, plain_grads = loss_and_grads(plain)
+    skips = family in ("bert", "roberta", "electra")  # heads reading [CLS] from TFBertLayer-like layers
+    assert engine.first_token_last is skips
+    assert ffn_inputs[-1][1] == (1 if skips else 20)
+    np.testing.assert_allclose(fast_logits, plain_logits, rtol=1e-5, atol=1e-6)
+    for variable, a, b in zip(engine.model.trainable_variables, fast_grads, plain_grads, strict=True):
+        np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), rtol=1e-4, atol=1e-6,
+                                   err_msg=variable.name)
