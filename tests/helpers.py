@@ -1,5 +1,6 @@
 """What tests of every folder share: running the CLI in-process the way a user would from a shell,
-the one-line error check, the isolated environment each test (or shared run) gets, and plugin packaging."""
+the one-line error check, the isolated environment each test (or shared run) gets, plugin packaging,
+and the case each backend's first-token test checks."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from glue_cli.api import Batch, ModelSpec, make_tiny_model
 from glue_cli.cli import build_app
 from glue_cli.plugins import manager as plugins
 from glue_cli.plugins.hookspecs import hookimpl
@@ -191,3 +194,20 @@ def cached_hub_model(hub_cache: Path, repo_id: str, revisions: dict[str, tuple[s
         (repo / "refs" / ref).write_text(commit)
         shutil.copytree(folder, repo / "snapshots" / commit)
     return repo
+
+
+# Families whose classifier reads [CLS] from BertLayer-like layers: the last layer computes that token only.
+FIRST_TOKEN_FAMILIES = ("bert", "roberta", "electra")
+
+
+def first_token_case(folder: Path, family: str) -> tuple[ModelSpec, Batch]:
+    """A tiny ``family`` model without dropout, and 6 rows of 20 tokens, the first 3 padded from token 12
+    (the first token must not see that padding either)."""
+    path = make_tiny_model(folder / family, family, dropout=0.0)
+    inputs = ("input_ids", "attention_mask") + (("token_type_ids",) if family in ("bert", "electra") else ())
+    spec = ModelSpec(path=str(path), num_labels=2, regression=False, id2label={0: "0", 1: "1"}, seed=1,
+                     inputs=inputs)
+    ids = np.random.default_rng(0).integers(5, 60, (6, 20)).astype(np.int32)
+    mask = np.ones_like(ids)
+    mask[:3, 12:] = 0
+    return spec, Batch(ids, mask, np.zeros_like(ids), np.arange(6) % 2, np.arange(6))

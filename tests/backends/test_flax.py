@@ -14,7 +14,7 @@ import pytest
 
 from glue_cli.data.batching import Batch
 from glue_cli.training.backends import ModelSpec
-from helpers import FAST, glue, ok
+from helpers import FAST, FIRST_TOKEN_FAMILIES, first_token_case, glue, ok
 
 pytestmark = pytest.mark.flax
 pytest.importorskip("flax")
@@ -305,19 +305,11 @@ def test_the_last_layer_computes_only_the_first_token_with_the_same_logits_and_g
     import jax
     import jax.numpy as jnp
 
-    from glue_cli.api import make_tiny_model
     from glue_plugins.flax_backend.engine import FlaxEngine
 
-    path = make_tiny_model(tmp_path / family, family, dropout=0.0)
-    inputs = ("input_ids", "attention_mask") + (("token_type_ids",) if family in ("bert", "electra") else ())
-    engine = FlaxEngine(ModelSpec(path=str(path), num_labels=2, regression=False, id2label={0: "0", 1: "1"},
-                                  seed=1, inputs=inputs))
-    rng = np.random.default_rng(0)
-    ids = rng.integers(5, 60, (6, 20)).astype(np.int32)
-    mask = np.ones_like(ids)
-    mask[:3, 12:] = 0  # padded rows: the first token must not see their padding either
-    arrays = {k: jnp.asarray(getattr(Batch(ids, mask, np.zeros_like(ids), np.arange(6) % 2, np.arange(6)), k))
-              for k in inputs}
+    spec, batch = first_token_case(tmp_path, family)
+    engine = FlaxEngine(spec)
+    arrays = {k: jnp.asarray(v) for k, v in engine.model_inputs(batch).items()}
     key = jax.random.PRNGKey(0)
 
     def loss(logits):
@@ -335,7 +327,7 @@ def test_the_last_layer_computes_only_the_first_token_with_the_same_logits_and_g
     plain, plain_grads = jax.value_and_grad(
         lambda p: loss(engine.model(**arrays, params=p, dropout_rng=key, train=True).logits))(engine.params)
 
-    skips = family in ("bert", "roberta", "electra")  # heads reading [CLS] from BertLayer-like layers
+    skips = family in FIRST_TOKEN_FAMILIES
     assert fed[-1][1] == (1 if skips else 20)
     np.testing.assert_allclose(engine._logits(engine.params, arrays),
                                engine.model(**arrays, params=engine.params, train=False).logits, rtol=1e-5, atol=1e-6)

@@ -22,7 +22,7 @@ pytest.importorskip("tf_keras")
 # around every test, puts back the switches a tf run sets).
 import transformers  # noqa: E402, F401
 
-from helpers import FAST, SWITCHES, glue, ok  # noqa: E402
+from helpers import FAST, FIRST_TOKEN_FAMILIES, SWITCHES, first_token_case, glue, ok  # noqa: E402
 
 pytestmark = pytest.mark.tf
 
@@ -265,20 +265,11 @@ def test_fp16_needs_a_gpu(tmp_path, tiny_model, real_glue):
 def test_the_last_layer_computes_only_the_first_token_with_the_same_logits_and_gradients(tmp_path, family):
     import tensorflow as tf
 
-    from glue_cli.api import Batch, ModelSpec, make_tiny_model
     from glue_plugins.tf_backend.engine import TFEngine, load_model
 
-    path = make_tiny_model(tmp_path / family, family, dropout=0.0)
-    inputs = ("input_ids", "attention_mask") + (("token_type_ids",) if family in ("bert", "electra") else ())
-    spec = ModelSpec(path=str(path), num_labels=2, regression=False, id2label={0: "0", 1: "1"}, seed=1,
-                     inputs=inputs)
+    spec, batch = first_token_case(tmp_path, family)
     engine = TFEngine(spec, "cpu")
     plain = load_model(spec)
-    rng = np.random.default_rng(0)
-    ids = rng.integers(5, 60, (6, 20)).astype(np.int32)
-    mask = np.ones_like(ids)
-    mask[:3, 12:] = 0  # padded rows: the first token must not see their padding either
-    batch = Batch(ids, mask, np.zeros_like(ids), np.arange(6) % 2, np.arange(6))
     tensors = {k: tf.constant(v) for k, v in engine.model_inputs(batch).items()}
     plain(**tensors)
     plain.set_weights(engine.model.get_weights())  # the same freshly initialised head
@@ -302,7 +293,7 @@ def test_the_last_layer_computes_only_the_first_token_with_the_same_logits_and_g
 
     fast_logits, fast_grads = loss_and_grads(engine.model)
     plain_logits, plain_grads = loss_and_grads(plain)
-    skips = family in ("bert", "roberta", "electra")  # heads reading [CLS] from TFBertLayer-like layers
+    skips = family in FIRST_TOKEN_FAMILIES
     assert engine.first_token_last is skips
     assert ffn_inputs[-1][1] == (1 if skips else 20)
     np.testing.assert_allclose(fast_logits, plain_logits, rtol=1e-5, atol=1e-6)

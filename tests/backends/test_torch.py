@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from helpers import FAST, glue, ok
+from helpers import FAST, FIRST_TOKEN_FAMILIES, first_token_case, glue, ok
 
 pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch")
@@ -197,21 +197,12 @@ def test_the_last_layer_computes_only_the_first_token_with_the_same_logits_and_g
     import numpy as np
     from transformers import AutoModelForSequenceClassification
 
-    from glue_cli.api import Batch, ModelSpec, make_tiny_model
     from glue_plugins.torch_backend.engine import TorchEngine
 
-    path = make_tiny_model(tmp_path / family, family, dropout=0.0)
-    inputs = ("input_ids", "attention_mask") + (("token_type_ids",) if family in ("bert", "electra") else ())
-    spec = ModelSpec(path=str(path), num_labels=2, regression=False, id2label={0: "0", 1: "1"}, seed=1,
-                     inputs=inputs)
+    spec, batch = first_token_case(tmp_path, family)
     engine = TorchEngine(spec, "cpu")
-    plain = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+    plain = AutoModelForSequenceClassification.from_pretrained(spec.path, num_labels=2)
     plain.load_state_dict(engine.model.state_dict())  # the same freshly initialised head
-    rng = np.random.default_rng(0)
-    ids = rng.integers(5, 60, (6, 20)).astype(np.int32)
-    mask = np.ones_like(ids)
-    mask[:3, 12:] = 0  # padded rows: the first token must not see their padding either
-    batch = Batch(ids, mask, np.zeros_like(ids), np.arange(6) % 2, np.arange(6))
     tensors = {k: torch.from_numpy(v).long() for k, v in engine.model_inputs(batch).items()}
 
     fed: list[tuple[int, ...]] = []  # what the last layer's feed-forward block is given
@@ -221,7 +212,7 @@ def test_the_last_layer_computes_only_the_first_token_with_the_same_logits_and_g
     engine._loss(engine._logits(batch, engine.model), batch).backward()
     engine._loss(plain(**tensors).logits, batch).backward()
 
-    skips = family in ("bert", "roberta", "electra")  # heads reading [CLS] from BertLayer-like layers
+    skips = family in FIRST_TOKEN_FAMILIES
     assert engine.first_token_last is skips
     assert fed[-1][1] == (1 if skips else 20)
     np.testing.assert_allclose(engine.predict(batch), plain.eval()(**tensors).logits.detach().numpy(),
